@@ -1,0 +1,174 @@
+"""Named configurations: the paper's models and data sets, and the offline default.
+
+A preset is a partial ``params.yaml`` (nested mapping of sections). ``params.yaml``
+names one with ``preset:`` and overrides any key on top of it. Model presets follow the
+paper (Tables 1-3, Appendix F) and the original repository's training configurations:
+``cifar`` for CIFAR-10 (and the ablation / one-layer models trained on it), StyleGAN2-ADA's
+``auto`` configuration for the others, evaluated for the paper's 4 GPUs
+(batch 64, ``r1_gamma = 0.0002 * res**2 / 64``, EMA 20 kimg, ResNet D, style mixing 0.9,
+path-length regularisation 2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The original's ``cifar`` configuration (CIFAR-10 and its ablations).
+_CIFAR_TRAIN = {
+    "batch_size": 32,
+    "r1_gamma": 0.01,
+    "ema_kimg": 500.0,
+    "ema_rampup": 0.05,
+    "style_mixing_prob": 0.0,
+    "pl_weight": 0.0,
+    "kimg": 100000.0,
+}
+_CIFAR_D = {"architecture": "orig", "channel_base": 32768, "channel_max": 512}
+
+
+def _auto_train(resolution: int, kimg: float) -> dict[str, Any]:
+    """StyleGAN2-ADA's ``auto`` configuration for 4 GPUs at ``resolution``."""
+    batch = 64
+    return {
+        "batch_size": batch,
+        "r1_gamma": 0.0002 * resolution**2 / batch,
+        "ema_kimg": batch * 10 / 32,
+        "ema_rampup": 0.05,
+        "style_mixing_prob": 0.9,
+        "pl_weight": 2.0,
+        "kimg": kimg,
+    }
+
+
+_AUTO_D = {"architecture": "resnet", "channel_base": 16384, "channel_max": 512}
+
+
+def _tfds(name: str, resolution: int, splits=("train",), crop: str = "center") -> dict:
+    return {
+        "name": name.replace("/", "_"),
+        "source": "tfds",
+        "resolution": resolution,
+        "tfds": {"name": name, "splits": list(splits), "crop": crop},
+    }
+
+
+def _folder(name: str, resolution: int) -> dict:
+    return {"name": name, "source": "folder", "resolution": resolution,
+            "folder": {"path": f"datasets/{name}"}}
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Offline default: built-in shapes at 32x32, a small Styleformer and a small D,
+    # sized so that `dvc repro` finishes in minutes on a 2-core CPU.
+    "shapes32": {
+        "data": {"name": "shapes32", "source": "shapes", "resolution": 32},
+        "generator": {
+            "resolution": 32, "num_layers": [1, 1, 1], "hidden": [128, 64, 32],
+            "depth": 32, "z_dim": 128, "w_dim": 128,
+        },
+        "discriminator": {"architecture": "orig", "channel_base": 2048, "channel_max": 64},
+        "augment": {"mode": "noaug"},
+        "train": {
+            "kimg": 40.0, "batch_size": 32, "r1_gamma": 0.05, "ema_kimg": 2.0,
+            "ema_rampup": None, "checkpoint_kimg": 5.0, "snapshot_kimg": 10.0,
+            "metrics_kimg": 10.0, "log_kimg": 1.0,
+        },
+        "evaluate": {"metrics": ["fid2k", "kid2k"]},
+    },
+    # CIFAR-10 32x32, Styleformer-Large: FID 2.82 in the paper.
+    "cifar10": {
+        "data": _tfds("cifar10", 32),
+        "generator": {"resolution": 32, "num_layers": [1, 3, 3], "hidden": [1024, 512, 512]},
+        "discriminator": _CIFAR_D,
+        "train": _CIFAR_TRAIN,
+        "evaluate": {"metrics": ["fid50k_full"]},
+    },
+    # The ablation model of the paper (Table 4), trained in the CIFAR-10 setting.
+    "ablation": {
+        "data": _tfds("cifar10", 32),
+        "generator": {"resolution": 32, "num_layers": [1, 2, 2], "hidden": [256, 64, 16]},
+        "discriminator": _CIFAR_D,
+        "train": _CIFAR_TRAIN,
+        "evaluate": {"metrics": ["fid50k_full"]},
+    },
+    # One encoder layer of hidden size 256 on a 32x32 constant (paper, Section 4).
+    "one_layer": {
+        "data": _tfds("cifar10", 32),
+        "generator": {"resolution": 32, "start_resolution": 32, "num_layers": [1],
+                      "hidden": [256]},
+        "discriminator": _CIFAR_D,
+        "train": _CIFAR_TRAIN,
+        "evaluate": {"metrics": ["fid50k_full"]},
+    },
+    # STL-10 48x48 (train + unlabelled), Styleformer-Medium from a 12x12 constant: FID 15.17.
+    "stl10": {
+        "data": _tfds("stl10", 48, splits=("train", "unlabelled")),
+        "generator": {"resolution": 48, "start_resolution": 12, "num_layers": [1, 2, 2],
+                      "hidden": [1024, 256, 64]},
+        "discriminator": _AUTO_D,
+        "train": _auto_train(48, 25000.0),
+        "evaluate": {"metrics": ["fid50k_full"]},
+    },
+    # CelebA 64x64, pure Styleformer: FID 3.92.
+    "celeba": {
+        "data": _tfds("celeb_a", 64, splits=("train", "validation", "test"), crop="celeba"),
+        "generator": {"resolution": 64, "num_layers": [1, 2, 1, 1],
+                      "hidden": [1024, 256, 64, 64]},
+        "discriminator": _AUTO_D,
+        "train": _auto_train(64, 25000.0),
+        "evaluate": {"metrics": ["fid50k_full"]},
+    },
+    # CelebA 64x64, Styleformer-L: FID 3.66.
+    "celeba_linformer": {
+        "data": _tfds("celeb_a", 64, splits=("train", "validation", "test"), crop="celeba"),
+        "generator": {"resolution": 64, "num_layers": [1, 2, 1, 1],
+                      "hidden": [1024, 256, 64, 64], "linformer": True},
+        "discriminator": _AUTO_D,
+        "augment": {"max_p": 0.7},
+        "train": _auto_train(64, 25000.0),
+        "evaluate": {"metrics": ["fid50k_full"]},
+    },
+    # LSUN-Church 128x128, Styleformer-L: FID 7.99.
+    "lsun_church": {
+        "data": _tfds("lsun/church_outdoor", 128),
+        "generator": {"resolution": 128, "num_layers": [1, 2, 1, 1, 1],
+                      "hidden": [1024, 256, 64, 64, 64], "linformer": True},
+        "discriminator": _AUTO_D,
+        "augment": {"max_p": 0.7},
+        "train": _auto_train(128, 25000.0),
+        "evaluate": {"metrics": ["fid50k_full"]},
+    },
+    # Styleformer-C (Appendix F): Styleformer up to 32x32, StyleGAN2 blocks above.
+    "clevr": {
+        "data": _tfds("clevr", 256),
+        "generator": {"resolution": 256, "num_layers": [1, 2, 1, 1, 1, 1],
+                      "hidden": [1024, 256, 256, 256, 256, 128],
+                      "styleformer_max_resolution": 32},
+        "discriminator": _AUTO_D,
+        "train": _auto_train(256, 10000.0),
+        "evaluate": {"metrics": ["fid50k_full"]},
+    },
+    "cityscapes": {
+        "data": _folder("cityscapes", 256),
+        "generator": {"resolution": 256, "num_layers": [1, 2, 1, 1, 1, 1],
+                      "hidden": [1024, 256, 256, 256, 256, 128],
+                      "styleformer_max_resolution": 32},
+        "discriminator": _AUTO_D,
+        "train": _auto_train(256, 36000.0),
+        "evaluate": {"metrics": ["fid50k_full"]},
+    },
+    # The paper lists six entries for AFHQ-Cat's seven resolutions (8..512); the 512x512
+    # entry (one StyleGAN2 block of 32 channels, StyleGAN2's own width at 512 for
+    # channel_base 16384) completes the lists.
+    "afhq_cat": {
+        "data": _folder("afhq_cat", 512),
+        "generator": {"resolution": 512, "num_layers": [1, 2, 1, 1, 1, 1, 1],
+                      "hidden": [1024, 256, 256, 256, 256, 64, 32],
+                      "styleformer_max_resolution": 32},
+        "discriminator": _AUTO_D,
+        "train": _auto_train(512, 9000.0),
+        "evaluate": {"metrics": ["fid50k_full"]},
+    },
+}
+
+DEFAULT_PRESET = "shapes32"

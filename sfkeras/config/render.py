@@ -1,0 +1,34 @@
+"""Figures rendered from the trained generator (``render:`` in ``params.yaml``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sfkeras.config.base import Section
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderConfig(Section):
+    """Seeds and options of every rendered figure.
+
+    Attributes:
+        grid_seeds: number of seeds (0, 1, ...) in the sample grid.
+        truncation_psis: psi values of the truncation sweep.
+        mixing_row_seeds, mixing_col_seeds: seeds of the style-mixing grid; rows give
+            the coarse styles, columns the fine ones.
+        mixing_from_layer: first w index taken from the column seed.
+        interpolation_seeds: latent keyframes of the animated GIF.
+        interpolation_frames: frames between two keyframes.
+        attention_layer: index of the encoder layer whose attention maps are drawn.
+        attention_pixels: query pixels ``[row, col]`` (in that layer's resolution).
+    """
+
+    grid_seeds: int = 64
+    truncation_psis: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
+    mixing_row_seeds: tuple[int, ...] = (1, 2, 3, 4)
+    mixing_col_seeds: tuple[int, ...] = (10, 11, 12, 13)
+    mixing_from_layer: int = 2
+    interpolation_seeds: tuple[int, ...] = (0, 1, 2, 3)
+    interpolation_frames: int = 16
+    attention_layer: int = 0
+    attention_pixels: tuple[tuple[int, ...], ...] = ((2, 2), (4, 5))

@@ -1,0 +1,86 @@
+"""Training recipe and run management (``train:`` in ``params.yaml``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from sfkeras.config.base import Section
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(Section):
+    """StyleGAN2-ADA training (defaults: the paper's CIFAR-10 recipe).
+
+    Attributes:
+        kimg: training length in thousands of real images shown to D.
+        batch_size: global batch (split evenly over replicas).
+        g_lr, d_lr: Adam learning rates before the lazy-regularisation adjustment.
+        betas: Adam (beta1, beta2) before the adjustment.
+        epsilon: Adam epsilon.
+        r1_gamma: R1 weight.
+        g_reg_interval, d_reg_interval: lazy regularisation intervals (G keeps its
+            4/5 lr/beta adjustment even without path-length regularisation, as the
+            original does).
+        pl_weight: path-length regularisation weight (0 = off, CIFAR setting).
+        pl_batch_shrink: path-length batch = batch / shrink.
+        pl_decay: decay of the path-length running mean.
+        style_mixing_prob: probability of style mixing per sample (0 = off).
+        ema_kimg: generator EMA half-life in kimg.
+        ema_rampup: EMA ramp-up ratio (``null``: none).
+        mirror: random x-flips of the training images.
+        seed: seed of all training randomness.
+        checkpoint_kimg: write a checkpoint every this many kimg (and at the end).
+        keep_checkpoints: checkpoints to keep.
+        snapshot_kimg: write a sample grid every this many kimg.
+        metrics_kimg: evaluate ``evaluate.metrics`` every this many kimg (0 = never).
+        log_kimg: log losses and p every this many kimg.
+        mixed_precision: float16 compute (float32 variables).
+        xla: compile the training steps with XLA.
+        strategy: ``auto`` (multi-worker when ``TF_CONFIG`` is set, otherwise all local
+            GPUs, otherwise the CPU), ``mirrored``, ``multi_worker`` or ``default``.
+    """
+
+    kimg: float = 100.0
+    batch_size: int = 32
+    g_lr: float = 0.0025
+    d_lr: float = 0.0025
+    betas: tuple[float, ...] = (0.0, 0.99)
+    epsilon: float = 1e-8
+    r1_gamma: float = 0.01
+    g_reg_interval: int = 4
+    d_reg_interval: int = 16
+    pl_weight: float = 0.0
+    pl_batch_shrink: int = 2
+    pl_decay: float = 0.01
+    style_mixing_prob: float = 0.0
+    ema_kimg: float = 500.0
+    ema_rampup: float | None = 0.05
+    mirror: bool = True
+    seed: int = 0
+    checkpoint_kimg: float = 10.0
+    keep_checkpoints: int = 3
+    snapshot_kimg: float = 10.0
+    metrics_kimg: float = 0.0
+    log_kimg: float = 1.0
+    mixed_precision: bool = False
+    xla: bool = False
+    strategy: Literal["auto", "mirrored", "multi_worker", "default"] = "auto"
+
+    def validate(self) -> None:
+        if self.kimg <= 0:
+            self.fail("kimg", "must be positive")
+        if self.batch_size < 1:
+            self.fail("batch_size", "must be >= 1")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            self.fail("betas", f"must be two numbers in [0, 1), got {list(self.betas)}")
+        for name in ("g_reg_interval", "d_reg_interval", "keep_checkpoints", "pl_batch_shrink"):
+            if getattr(self, name) < 1:
+                self.fail(name, "must be >= 1")
+        if not 0.0 <= self.style_mixing_prob <= 1.0:
+            self.fail("style_mixing_prob", "must be in [0, 1]")
+        for name in ("checkpoint_kimg", "snapshot_kimg", "log_kimg", "ema_kimg"):
+            if getattr(self, name) <= 0:
+                self.fail(name, "must be positive")
+        if self.metrics_kimg < 0:
+            self.fail("metrics_kimg", "must be >= 0 (0 = never)")
