@@ -1,0 +1,1 @@
+"""Import of the original (PyTorch) Styleformer / StyleGAN2-ADA weights."""
