@@ -55,7 +55,8 @@ def preset_params(name: str) -> dict[str, Any]:
 
 def config_from_params(params: dict[str, Any]) -> Config:
     """Build a :class:`Config` from a parsed ``params.yaml`` (preset + overrides)."""
-    params = dict(params or {})
+    # A section left empty in params.yaml (only comments) means "no overrides".
+    params = {key: value for key, value in (params or {}).items() if value is not None}
     name = params.get("preset", DEFAULT_PRESET)
     merged = deep_merge(preset_params(name), params)
     return Config.from_dict(merged)

@@ -1,0 +1,158 @@
+"""``sfkeras`` command line: the same functions the DVC stages call.
+
+Every pipeline command reads ``params.yaml`` (``--params`` to choose another file) and
+uses the fixed pipeline layout under ``data/`` unless told otherwise:
+
+    data/prepared/<data.name>/   prepare   (TFRecord shards, dataset.json, preview.png)
+    data/train/                  train     (checkpoints/, G_ema.keras, samples/, log/)
+    data/eval/                   evaluate  (metrics.json)
+    data/render/                 render    (PNG/GIF figures)
+    data/export/                 export    (SavedModel, G_ema.keras)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+from collections.abc import Callable, Sequence
+
+from sfkeras.config import PRESETS, Config, ConfigError, config_from_params, load_config
+
+DATA = pathlib.Path("data")
+
+
+def prepared_path(config: Config, root: pathlib.Path = DATA / "prepared") -> pathlib.Path:
+    """Folder of the prepared data set named by ``data.name``."""
+    return root / config.data.name
+
+
+def _cmd_config(args: argparse.Namespace) -> None:
+    import yaml
+
+    print(yaml.safe_dump(load_config(args.params).to_dict(), sort_keys=False), end="")
+
+
+def _cmd_info(args: argparse.Namespace) -> None:
+    from sfkeras.models.generator import parameter_counts
+
+    names = args.presets or sorted(PRESETS)
+    for name in names:
+        config = config_from_params({"preset": name})
+        counts = parameter_counts(config.generator)
+        line = ", ".join(f"{key} {value / 1e6:.2f}M" for key, value in counts.items())
+        g = config.generator
+        print(f"{name:18s} {g.resolution}x{g.resolution}  layers {list(g.num_layers)}  "
+              f"hidden {list(g.hidden)}  {line}")
+
+
+def _cmd_import_weights(args: argparse.Namespace) -> None:
+    from sfkeras.convert.common import load_state
+    from sfkeras.convert.generator import import_official_generator
+
+    config = json.loads(pathlib.Path(args.config).read_text())
+    generator = import_official_generator(config, load_state(args.state, args.prefix))
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    generator.save(out)
+    print(f"wrote {out} ({generator.count_params() / 1e6:.2f}M parameters)")
+
+
+def _cmd_prepare(args: argparse.Namespace) -> None:
+    from sfkeras.data import prepare_dataset
+
+    config = load_config(args.params)
+    prepare_dataset(config.data, root=args.out)
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from sfkeras.training.loop import train
+
+    config = load_config(args.params)
+    data = pathlib.Path(args.data) if args.data else prepared_path(config)
+    train(config, dataset_path=data, out_dir=pathlib.Path(args.out), max_steps=args.max_steps)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    from sfkeras.metrics.evaluate import evaluate_stage
+
+    config = load_config(args.params)
+    data = pathlib.Path(args.data) if args.data else prepared_path(config)
+    evaluate_stage(config, network=pathlib.Path(args.network), dataset_path=data,
+                   out_dir=pathlib.Path(args.out))
+
+
+def _cmd_render(args: argparse.Namespace) -> None:
+    from sfkeras.render import render_all
+
+    config = load_config(args.params)
+    render_all(config.render, network=pathlib.Path(args.network), out_dir=pathlib.Path(args.out))
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from sfkeras.export import export_generator
+
+    config = load_config(args.params)
+    export_generator(pathlib.Path(args.network), pathlib.Path(args.out),
+                     truncation_psi=config.export.truncation_psi)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``sfkeras`` argument parser (one sub-command per stage or tool)."""
+    parser = argparse.ArgumentParser(prog="sfkeras", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Callable, help: str, params: bool = True):
+        sub = commands.add_parser(name, help=help, description=help)
+        if params:
+            sub.add_argument("--params", default="params.yaml", help="parameters file")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("config", _cmd_config, "print the effective configuration (preset + params.yaml)")
+    sub = command("info", _cmd_info, "parameter counts of the named presets' generators",
+                  params=False)
+    sub.add_argument("presets", nargs="*", help=f"preset names (default: all of {sorted(PRESETS)})")
+    sub = command("import-weights", _cmd_import_weights,
+                  "convert an original Styleformer generator state dict (.npz) to .keras",
+                  params=False)
+    sub.add_argument("--config", required=True, help="JSON of the original hyper-parameters")
+    sub.add_argument("--state", required=True, help=".npz of the original state dict")
+    sub.add_argument("--prefix", default="", help="key prefix to strip (e.g. 'state/')")
+    sub.add_argument("--out", required=True, help="output .keras file")
+
+    sub = command("prepare", _cmd_prepare, "prepare the data set named in params.yaml")
+    sub.add_argument("--out", default=str(DATA / "prepared"), help="root of prepared data sets")
+    sub = command("train", _cmd_train, "train (resumes from the latest checkpoint)")
+    sub.add_argument("--data", help="prepared data set (default: data/prepared/<data.name>)")
+    sub.add_argument("--out", default=str(DATA / "train"), help="training run folder")
+    sub.add_argument("--max-steps", type=int, help="stop after this many steps (for tests)")
+    sub = command("evaluate", _cmd_evaluate, "compute evaluate.metrics for a generator")
+    sub.add_argument("--network", default=str(DATA / "train"),
+                     help=".keras file, SavedModel folder or training run folder (checkpoint)")
+    sub.add_argument("--data", help="prepared data set (default: data/prepared/<data.name>)")
+    sub.add_argument("--out", default=str(DATA / "eval"), help="output folder (metrics.json)")
+    sub = command("render", _cmd_render, "render sample grids, mixing, interpolation, attention")
+    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"))
+    sub.add_argument("--out", default=str(DATA / "render"))
+    sub = command("export", _cmd_export, "export G_ema as a TensorFlow SavedModel")
+    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"))
+    sub.add_argument("--out", default=str(DATA / "export"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sfkeras`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except ConfigError as error:
+        print(f"sfkeras: configuration error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
