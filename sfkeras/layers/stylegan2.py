@@ -1,0 +1,345 @@
+"""StyleGAN2 synthesis layers (Styleformer-C's blocks above ``styleformer_max_resolution``).
+
+NHWC throughout. The functions follow StyleGAN2-ADA's ``training/networks.py``
+(``modulated_conv2d``, ``SynthesisLayer``, ``ToRGBLayer``, ``SynthesisBlock`` with the
+``skip`` architecture) in float32:
+
+- The convolution weight ``[kh, kw, in, out]`` is stored as drawn from ``N(0, 1)`` and
+  used without a weight gain: demodulation normalises every output channel anyway
+  (the original's float16 pre-normalisation is a no-op in float32 and is left out).
+- Styles come from an :class:`~sfkeras.layers.EqualizedDense` affine with bias
+  initialised to 1; ToRGB multiplies its styles by ``1 / sqrt(in * kh * kw)`` instead
+  of demodulating.
+- A 3x3 convolution that up-samples by 2 *convolves* (the kernel is flipped relative
+  to Keras' correlation), exactly like the original's ``flip_weight=False``, so that
+  imported weights compute the same function.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import keras
+from keras import ops
+
+from sfkeras.layers.dense import EqualizedDense
+from sfkeras.ops import bias_act, upfirdn2d, upsample_2d
+from sfkeras.ops.activation import DEFAULT_GAIN
+from sfkeras.ops.fir import FILTER_TAPS
+
+NoiseMode = Literal["random", "const", "none"]
+NOISE_MODES = ("random", "const", "none")
+
+
+def modulated_conv2d(x, kernel, styles, *, up: int = 1, demodulate: bool = True,
+                     fused: bool = False):
+    """Style-modulated convolution with optional demodulation and 2x up-sampling.
+
+    Computes ``conv(x, kernel * s_n) * d_n`` for every sample ``n`` with
+    ``d_n[o] = rsqrt(sum_{h,w,i} (kernel[h, w, i, o] * s_n[i])^2 + 1e-8)`` (``d_n = 1``
+    without demodulation). "Same" padding; with ``up=2`` the input is first up-sampled
+    with the [1, 3, 3, 1] filter (StyleGAN2's ``conv2d_resample``, padding applied once
+    with respect to the up-sampled image) and the kernel convolves (is flipped).
+
+    Both forms compute the same function up to float rounding:
+
+    - fused: one grouped convolution with per-sample kernels ``[N, kh, kw, in, out]``
+      (needs a static batch size);
+    - unfused: modulate the activations, convolve with the shared kernel, multiply the
+      outputs by ``d_n``.
+
+    Args:
+        x: ``[N, H, W, in]`` activations.
+        kernel: ``[kh, kw, in, out]`` shared weight (odd ``kh == kw``).
+        styles: ``[N, in]`` modulation coefficients.
+        up: 1 or 2.
+        demodulate: normalise every output channel of the modulated kernel.
+        fused: use the grouped convolution.
+
+    Returns:
+        ``[N, H * up, W * up, out]``.
+    """
+    if up not in (1, 2):
+        raise ValueError(f"up must be 1 or 2, got {up}")
+    if up == 2:
+        kernel = ops.flip(kernel, axis=(0, 1))
+    styles = ops.cast(styles, x.dtype)
+    demod = None
+    if demodulate:
+        modulated = kernel[None] * styles[:, None, None, :, None]  # [N, kh, kw, in, out]
+        demod = ops.rsqrt(ops.sum(ops.square(modulated), axis=(1, 2, 3)) + 1e-8)  # [N, out]
+    if fused:
+        return _fused_modulated_conv2d(x, kernel, styles, demod, up=up)
+    x = x * styles[:, None, None, :]
+    x = _conv2d(x, kernel, up=up)
+    if demod is not None:
+        x = x * demod[:, None, None, :]
+    return x
+
+
+def _fused_modulated_conv2d(x, kernel, styles, demod, *, up: int):
+    """Per-sample kernels as one grouped convolution (the batch folded into channels)."""
+    batch, height, width, in_channels = x.shape
+    if batch is None:
+        raise ValueError("the fused modulated convolution needs a static batch size; "
+                         "use fused=False for a dynamic batch")
+    kh, kw, _, out_channels = kernel.shape
+    weights = kernel[None] * styles[:, None, None, :, None]  # [N, kh, kw, in, out]
+    if demod is not None:
+        weights = weights * demod[:, None, None, None, :]
+    weights = ops.reshape(ops.transpose(weights, (1, 2, 3, 0, 4)),
+                          (kh, kw, in_channels, batch * out_channels))
+    x = ops.reshape(ops.transpose(x, (1, 2, 0, 3)), (1, height, width, batch * in_channels))
+    x = _conv2d(x, weights, up=up)  # grouped: the kernel sees `in` of `N * in` channels
+    x = ops.reshape(x, (height * up, width * up, batch, out_channels))
+    return ops.transpose(x, (2, 0, 1, 3))
+
+
+def _conv2d(x, kernel, *, up: int):
+    """'Same' correlation of ``x`` with ``kernel``, after [1, 3, 3, 1] 2x up-sampling if up=2.
+
+    The channel count of ``x`` may be a multiple of the kernel's input channels (grouped
+    convolution, as in ``keras.ops.conv``).
+    """
+    if up == 1:
+        return ops.conv(x, kernel, padding="same")
+    # StyleGAN2's conv2d_resample reference path: zero-stuff, pad once for filter and
+    # kernel together, low-pass filter with gain 4, then a valid convolution.
+    kernel_size = kernel.shape[0]
+    pad0 = (FILTER_TAPS + 1) // 2 + kernel_size // 2
+    pad1 = (FILTER_TAPS - 2) // 2 + kernel_size // 2
+    x = upfirdn2d(x, up=2, padding=(pad0, pad1, pad0, pad1), gain=4.0)
+    return ops.conv(x, kernel, padding="valid")
+
+
+def use_fused_modconv(x, training: bool | None) -> bool:
+    """The original's rule: fuse at inference (float32), where the batch size is static."""
+    return not training and x.shape[0] is not None
+
+
+@keras.saving.register_keras_serializable(package="sfkeras")
+class SynthesisLayer(keras.layers.Layer):
+    """Modulated 3x3 convolution, per-pixel noise, bias, leaky ReLU (StyleGAN2).
+
+    ``y = clamp(lrelu(modconv(x, w) + noise * noise_strength + bias) * sqrt(2), conv_clamp)``.
+
+    Shapes: ``x [N, R/up, R/up, in]``, ``w [N, w_dim]`` -> ``[N, R, R, filters]`` with
+    ``R = resolution``.
+
+    Weights: ``affine`` (styles, bias init 1), ``kernel [k, k, in, filters] ~ N(0, 1)``,
+    ``bias [filters]``, ``noise_const [R, R] ~ N(0, 1)`` (fixed, not trained) and
+    ``noise_strength []`` (init 0).
+
+    Args:
+        filters: output channels.
+        resolution: output resolution ``R`` (the noise map's size).
+        kernel_size: odd convolution size.
+        up: 1, or 2 to up-sample the input first.
+        use_noise: add per-pixel noise.
+        conv_clamp: clamp of the output, ``None`` for none.
+        seed: seed of the random noise.
+    """
+
+    def __init__(self, filters: int, resolution: int, *, kernel_size: int = 3, up: int = 1,
+                 use_noise: bool = True, conv_clamp: float | None = None,
+                 seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.resolution = resolution
+        self.kernel_size = kernel_size
+        self.up = up
+        self.use_noise = use_noise
+        self.conv_clamp = conv_clamp
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, x_shape, w_shape):
+        in_channels = x_shape[-1]
+        self.affine = EqualizedDense(in_channels, bias_init=1.0, name="affine")
+        self.affine.build(w_shape)
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(self.kernel_size, self.kernel_size, in_channels, self.filters),
+            initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed),
+        )
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        if self.use_noise:
+            self.noise_const = self.add_weight(
+                name="noise_const",
+                shape=(self.resolution, self.resolution),
+                initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed),
+                trainable=False,
+            )
+            self.noise_strength = self.add_weight(name="noise_strength", shape=(),
+                                                  initializer="zeros")
+
+    def call(self, x, w, *, noise_mode: NoiseMode = "random", fused_modconv: bool | None = None,
+             training: bool | None = None):
+        """Args: ``noise_mode`` ``"random"``, ``"const"`` or ``"none"``; ``fused_modconv``
+        ``None`` picks :func:`use_fused_modconv`."""
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        if fused_modconv is None:
+            fused_modconv = use_fused_modconv(x, training)
+        styles = self.affine(w)
+        x = modulated_conv2d(x, self.kernel, styles, up=self.up, fused=fused_modconv)
+        if self.use_noise and noise_mode == "random":
+            shape = (ops.shape(x)[0], self.resolution, self.resolution, 1)
+            x = x + keras.random.normal(shape, seed=self.seed_generator) * self.noise_strength
+        elif self.use_noise and noise_mode == "const":
+            x = x + (self.noise_const * self.noise_strength)[None, :, :, None]
+        return bias_act(x, self.bias, activation="lrelu", gain=DEFAULT_GAIN["lrelu"],
+                        clamp=self.conv_clamp)
+
+    def compute_output_shape(self, x_shape, w_shape):
+        return (x_shape[0], self.resolution, self.resolution, self.filters)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "resolution": self.resolution,
+            "kernel_size": self.kernel_size,
+            "up": self.up,
+            "use_noise": self.use_noise,
+            "conv_clamp": self.conv_clamp,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="sfkeras")
+class ToRGB(keras.layers.Layer):
+    """Modulated 1x1 convolution without demodulation, plus bias (StyleGAN2's ToRGB).
+
+    ``y = clamp(conv1x1(x, kernel * s / sqrt(in)) + bias, conv_clamp)`` with
+    ``s = affine(w)`` (bias init 1).
+
+    Shapes: ``x [N, H, W, in]``, ``w [N, w_dim]`` -> ``[N, H, W, channels]``.
+
+    Args:
+        channels: image channels.
+        conv_clamp: clamp of the output, ``None`` for none.
+        seed: seed of the kernel initialiser.
+    """
+
+    def __init__(self, channels: int = 3, *, conv_clamp: float | None = None,
+                 seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.conv_clamp = conv_clamp
+        self.seed = seed
+
+    def build(self, x_shape, w_shape):
+        in_channels = x_shape[-1]
+        self.weight_gain = 1.0 / math.sqrt(in_channels)
+        self.affine = EqualizedDense(in_channels, bias_init=1.0, name="affine")
+        self.affine.build(w_shape)
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(1, 1, in_channels, self.channels),
+            initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed),
+        )
+        self.bias = self.add_weight(name="bias", shape=(self.channels,), initializer="zeros")
+
+    def call(self, x, w, *, fused_modconv: bool | None = None, training: bool | None = None):
+        if fused_modconv is None:
+            fused_modconv = use_fused_modconv(x, training)
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.kernel, styles, demodulate=False, fused=fused_modconv)
+        return bias_act(x, self.bias, clamp=self.conv_clamp)
+
+    def compute_output_shape(self, x_shape, w_shape):
+        return (*x_shape[:-1], self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels,
+                "conv_clamp": self.conv_clamp, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="sfkeras")
+class SynthesisBlock(keras.layers.Layer):
+    """Two synthesis layers and, optionally, a ToRGB (StyleGAN2's skip architecture).
+
+    ``conv0`` (up-sampling by 2 if ``up``) and ``conv1`` read ``ws[:, 0]`` and
+    ``ws[:, 1]``; with ``torgb`` the block up-samples the incoming image by 2
+    (:func:`sfkeras.ops.upsample_2d`) and adds ``ToRGB(x, ws[:, 2])``. Several blocks can
+    share a resolution: only the first up-samples and only the last has a ToRGB.
+
+    Shapes: ``x [N, R/2, R/2, in]`` (``[N, R, R, in]`` without ``up``),
+    ``img [N, R/2, R/2, img_channels]`` (only read with ``torgb``; may be ``None`` then),
+    ``ws [N, num_ws, w_dim]`` -> ``(x [N, R, R, filters], img [N, R, R, img_channels])``
+    (``img`` returned unchanged without ``torgb``).
+
+    Args:
+        filters: channels of both convolutions.
+        resolution: output resolution ``R``.
+        up: whether ``conv0`` up-samples.
+        torgb: whether the block ends with a ToRGB and updates the image.
+        img_channels: image channels.
+        conv_clamp: clamp of every layer's output, ``None`` for none.
+        seed: seed of the initialisers and the noise (each sub-layer offsets it).
+    """
+
+    def __init__(self, filters: int, resolution: int, *, up: bool = True, torgb: bool = True,
+                 img_channels: int = 3, conv_clamp: float | None = None,
+                 seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.resolution = resolution
+        self.up = up
+        self.torgb_enabled = torgb
+        self.img_channels = img_channels
+        self.conv_clamp = conv_clamp
+        self.seed = seed
+        offset = (lambda i: None) if seed is None else (lambda i: seed + i)
+        self.conv0 = SynthesisLayer(filters, resolution, up=2 if up else 1,
+                                    conv_clamp=conv_clamp, seed=offset(0), name="conv0")
+        self.conv1 = SynthesisLayer(filters, resolution, conv_clamp=conv_clamp,
+                                    seed=offset(1), name="conv1")
+        self.torgb = (ToRGB(img_channels, conv_clamp=conv_clamp, seed=offset(2), name="torgb")
+                      if torgb else None)
+
+    @property
+    def num_ws(self) -> int:
+        """Number of w vectors the block reads: 2 convolutions plus 1 if it has a ToRGB."""
+        return 3 if self.torgb_enabled else 2
+
+    def build(self, x_shape, img_shape, ws_shape):
+        w_shape = (ws_shape[0], ws_shape[-1])
+        self.conv0.build(x_shape, w_shape)
+        x_shape = self.conv0.compute_output_shape(x_shape, w_shape)
+        self.conv1.build(x_shape, w_shape)
+        if self.torgb is not None:
+            self.torgb.build(x_shape, w_shape)
+
+    def call(self, x, img, ws, *, noise_mode: NoiseMode = "random",
+             fused_modconv: bool | None = None, training: bool | None = None):
+        if ws.shape[1] != self.num_ws:
+            raise ValueError(f"{self.name} reads {self.num_ws} ws, got ws of shape {ws.shape}")
+        if fused_modconv is None:
+            fused_modconv = use_fused_modconv(x, training)
+        layer_args = {"noise_mode": noise_mode, "fused_modconv": fused_modconv}
+        x = self.conv0(x, ws[:, 0], **layer_args)
+        x = self.conv1(x, ws[:, 1], **layer_args)
+        if self.torgb is not None:
+            y = self.torgb(x, ws[:, 2], fused_modconv=fused_modconv)
+            img = y if img is None else upsample_2d(img) + y
+        return x, img
+
+    def compute_output_shape(self, x_shape, img_shape, ws_shape):
+        res = self.resolution
+        img_out = (x_shape[0], res, res, self.img_channels) if self.torgb_enabled else img_shape
+        return (x_shape[0], res, res, self.filters), img_out
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "resolution": self.resolution,
+            "up": self.up,
+            "torgb": self.torgb_enabled,
+            "img_channels": self.img_channels,
+            "conv_clamp": self.conv_clamp,
+            "seed": self.seed,
+        }
