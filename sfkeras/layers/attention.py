@@ -1,0 +1,186 @@
+"""Styleformer's encoder layer: multi-head attention with style modulation (and Linformer)."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from sfkeras.layers.dense import EqualizedDense
+from sfkeras.layers.modulation import demodulation
+from sfkeras.ops import bias_act
+
+#: Noise modes of the synthesis layers (as in StyleGAN2-ADA).
+NOISE_MODES = ("random", "const", "none")
+
+#: Epsilon of the per-token layer normalisation (``InstanceNorm1d`` in the original).
+LAYER_NORM_EPSILON = 1e-5
+
+
+def check_noise_mode(noise_mode: str) -> None:
+    """Raise ``ValueError`` unless ``noise_mode`` is one of :data:`NOISE_MODES`."""
+    if noise_mode not in NOISE_MODES:
+        raise ValueError(f"noise_mode must be one of {list(NOISE_MODES)}, got {noise_mode!r}")
+
+
+def _uniform(fan_in: int) -> keras.initializers.Initializer:
+    """The original's ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` weight initialisation."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return keras.initializers.RandomUniform(-bound, bound)
+
+
+def layer_norm(x):
+    """Normalise every token over its channels (no affine): ``[..., C] -> [..., C]``."""
+    mean, variance = ops.moments(x, axes=[-1], keepdims=True)
+    return (x - mean) * ops.rsqrt(variance + LAYER_NORM_EPSILON)
+
+
+@keras.saving.register_keras_serializable(package="sfkeras")
+class ModulatedEncoderLayer(keras.layers.Layer):
+    """One Styleformer encoder layer (the original's ``Encoderlayer``).
+
+    With ``s1, s2 = affine(w)`` (each ``[N, C]``, affine bias initialised to 1):
+
+    1. ``h = layer_norm(x * s1)`` (per token over ``C``, eps 1e-5, no affine);
+    2. ``Q, K, V = h @ Wq, h @ Wk, h @ Wv``, each column scaled by its demodulation
+       coefficient for the ``s1``-modulated kernel (the kernels themselves are used
+       unmodulated: the modulation already happened on ``x``);
+    3. ``V *= s2``; this ``V`` is also the skip input;
+    4. Linformer (if ``linformer_dim``): ``K, V = E @ K, E @ V`` along tokens,
+       ``E [linformer_dim, seq]``;
+    5. multi-head attention ``softmax(Q K^T / sqrt(C / heads)) V``;
+    6. ``out = attn @ Wo * demod(s2, Wo) + skip @ Wu * demod(s2, Wu)``;
+    7. ``+ noise`` (per token), ``+ bias``, leaky ReLU 0.2 (no gain), clamp.
+
+    Shapes: ``x [N, seq, C]``, ``w [N, w_dim]`` -> ``[N, seq, out_features]``; ``seq``
+    and ``C`` are taken from the input shape when the layer is built.
+
+    Args:
+        out_features: output width (the next resolution's hidden size for the last
+            layer of a resolution, else ``C``).
+        num_heads: attention heads (must divide ``C``).
+        linformer_dim: Linformer projection size ``k``, or ``None`` for full attention.
+        conv_clamp: clamp of the output, or ``None``.
+        seed: seed of the generator of ``noise_mode="random"`` noise (``None``: random).
+    """
+
+    def __init__(
+        self,
+        out_features: int,
+        num_heads: int,
+        *,
+        linformer_dim: int | None = None,
+        conv_clamp: float | None = None,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.out_features = out_features
+        self.num_heads = num_heads
+        self.linformer_dim = linformer_dim
+        self.conv_clamp = conv_clamp
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
+
+    def build(self, x_shape, w_shape):
+        _, seq_length, hidden = x_shape
+        if hidden % self.num_heads:
+            raise ValueError(f"{self.name}: {hidden} channels are not divisible by "
+                             f"{self.num_heads} heads")
+        self.seq_length, self.hidden = seq_length, hidden
+        self.affine = EqualizedDense(2 * hidden, bias_init=1.0, name="affine")
+        self.affine.build(w_shape)
+        self.query_kernel = self.add_weight(
+            name="query_kernel", shape=(hidden, hidden), initializer=_uniform(hidden))
+        self.key_kernel = self.add_weight(
+            name="key_kernel", shape=(hidden, hidden), initializer=_uniform(hidden))
+        self.value_kernel = self.add_weight(
+            name="value_kernel", shape=(hidden, hidden), initializer=_uniform(hidden))
+        self.output_kernel = self.add_weight(
+            name="output_kernel", shape=(hidden, self.out_features), initializer=_uniform(hidden))
+        self.skip_kernel = self.add_weight(
+            name="skip_kernel", shape=(hidden, self.out_features), initializer=_uniform(hidden))
+        self.token_projection = None
+        if self.linformer_dim is not None:
+            self.token_projection = self.add_weight(
+                name="token_projection", shape=(self.linformer_dim, seq_length),
+                initializer=_uniform(seq_length))
+        self.noise_const = self.add_weight(
+            name="noise_const", shape=(seq_length, 1),
+            initializer=keras.initializers.RandomNormal(), trainable=False)
+        self.noise_strength = self.add_weight(
+            name="noise_strength", shape=(), initializer="zeros")
+        self.bias = self.add_weight(name="bias", shape=(self.out_features,), initializer="zeros")
+
+    def call(self, x, w, noise_mode: str = "random", return_attention: bool = False):
+        """Apply the layer.
+
+        Args:
+            x: tokens ``[N, seq, C]``.
+            w: ``[N, w_dim]``.
+            noise_mode: ``"random"`` (fresh N(0,1) per token), ``"const"`` (the stored
+                ``noise_const``) or ``"none"``; scaled by the learned ``noise_strength``.
+            return_attention: also return the attention probabilities
+                ``[N, heads, seq, seq_kv]`` (``seq_kv = linformer_dim`` with Linformer).
+
+        Returns:
+            ``[N, seq, out_features]``, or ``(output, attention)``.
+        """
+        check_noise_mode(noise_mode)
+        styles = self.affine(w)
+        s1, s2 = styles[:, : self.hidden], styles[:, self.hidden :]
+
+        h = layer_norm(x * s1[:, None, :])
+        qkv_kernel = ops.concatenate([self.query_kernel, self.key_kernel, self.value_kernel], 1)
+        q_scale, k_scale, v_scale = ops.split(demodulation(s1, qkv_kernel), 3, axis=-1)
+        qkv_scale = ops.concatenate([q_scale, k_scale, v_scale * s2], axis=-1)
+        query, key, value = ops.split(ops.matmul(h, qkv_kernel) * qkv_scale[:, None, :], 3, -1)
+        skip = value
+        if self.token_projection is not None:
+            key = ops.einsum("ks,nsc->nkc", self.token_projection, key)
+            value = ops.einsum("ks,nsc->nkc", self.token_projection, value)
+
+        attended, attention = self._attention(query, key, value)
+        out = (ops.matmul(attended, self.output_kernel) * demodulation(s2, self.output_kernel)[:, None]
+               + ops.matmul(skip, self.skip_kernel) * demodulation(s2, self.skip_kernel)[:, None])
+        out = out + self._noise(ops.shape(x)[0], noise_mode)
+        out = bias_act(out, self.bias, activation="lrelu", gain=1.0, clamp=self.conv_clamp)
+        return (out, attention) if return_attention else out
+
+    def _attention(self, query, key, value):
+        """Multi-head attention: ``[N, seq, C], [N, kv, C], [N, kv, C] -> [N, seq, C]``.
+
+        Also returns the probabilities ``[N, heads, seq, kv]``.
+        """
+        heads, depth = self.num_heads, self.hidden // self.num_heads
+
+        def split_heads(t):  # [N, T, C] -> [N, heads, T, depth]
+            return ops.transpose(ops.reshape(t, (-1, t.shape[1], heads, depth)), (0, 2, 1, 3))
+
+        query, key, value = split_heads(query * depth**-0.5), split_heads(key), split_heads(value)
+        probabilities = ops.softmax(ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))), axis=-1)
+        attended = ops.transpose(ops.matmul(probabilities, value), (0, 2, 1, 3))
+        return ops.reshape(attended, (-1, self.seq_length, self.hidden)), probabilities
+
+    def _noise(self, batch_size, noise_mode: str):
+        """Per-token noise ``[N or 1, seq, 1]`` times ``noise_strength`` (0 for 'none')."""
+        if noise_mode == "none":
+            return 0.0
+        if noise_mode == "const":
+            return self.noise_const[None] * self.noise_strength
+        noise = keras.random.normal((batch_size, self.seq_length, 1), seed=self.seed_generator)
+        return noise * self.noise_strength
+
+    def compute_output_shape(self, x_shape, w_shape):
+        return (*x_shape[:-1], self.out_features)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "out_features": self.out_features,
+            "num_heads": self.num_heads,
+            "linformer_dim": self.linformer_dim,
+            "conv_clamp": self.conv_clamp,
+            "seed": self.seed,
+        }

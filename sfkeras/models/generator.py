@@ -1,0 +1,205 @@
+"""The Styleformer generator: mapping network ``z -> ws`` and synthesis network ``ws -> image``."""
+
+from __future__ import annotations
+
+from collections.abc import Generator as Iterator
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from sfkeras.config.generator import GeneratorConfig
+from sfkeras.layers.attention import check_noise_mode
+from sfkeras.layers.mapping import MappingNetwork
+from sfkeras.layers.styleformer_stage import BlockOutput, StyleformerStage, exhaust
+
+
+def _as_config(config: GeneratorConfig | dict[str, Any]) -> GeneratorConfig:
+    return config if isinstance(config, GeneratorConfig) else GeneratorConfig.from_dict(
+        config, "generator")
+
+
+@keras.saving.register_keras_serializable(package="sfkeras")
+class SynthesisNetwork(keras.layers.Layer):
+    """``ws [N, num_ws, w_dim] -> images [N, resolution, resolution, channels]`` (NHWC).
+
+    One stage per resolution of ``config.block_resolutions`` (see
+    :mod:`sfkeras.layers.styleformer_stage` for the stage protocol); the images of all
+    stages' ToRGBs are summed, each up-sampled 2x before the next is added (StyleGAN2's
+    skip architecture). Stage ``i`` reads ``ws[:, start_i : start_i + layer_ws[i] + 1]``
+    with ``start_i = sum(layer_ws[:i])``: its layers' ws and, for its ToRGB, the index
+    of the next stage's first layer.
+
+    Args:
+        config: the generator configuration (or its ``to_dict()``).
+        seed: base seed of the random noise (``None``: nondeterministic).
+    """
+
+    def __init__(self, config: GeneratorConfig | dict[str, Any], seed: int | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.config = _as_config(config)
+        self.seed = seed
+        self.ws_starts = tuple(int(s) for s in np.cumsum((0,) + self.config.layer_ws[:-1]))
+        self.stages = [self._make_stage(i) for i in range(len(self.config.hidden))]
+
+    def _make_stage(self, index: int) -> keras.layers.Layer:
+        """The stage of the ``index``-th resolution (the per-resolution block factory)."""
+        config = self.config
+        resolutions = config.block_resolutions
+        res = resolutions[index]
+        if not config.is_styleformer(res):
+            raise NotImplementedError(
+                f"Styleformer-C (StyleGAN2 blocks above styleformer_max_resolution="
+                f"{config.styleformer_max_resolution}) is not available yet: {res}x{res} "
+                "needs a StyleGAN2 synthesis stage")
+        is_last = index == len(resolutions) - 1
+        use_linformer = config.linformer and res >= config.linformer_min_resolution
+        return StyleformerStage(
+            resolution=res,
+            hidden=config.hidden[index],
+            out_hidden=config.hidden[index if is_last else index + 1],
+            num_layers=config.num_layers[index],
+            num_heads=config.num_heads(config.hidden[index]),
+            img_channels=config.img_channels,
+            conv_clamp=config.conv_clamp,
+            linformer_dim=config.linformer_dim if use_linformer else None,
+            has_const=index == 0,
+            upsample=not is_last and config.is_styleformer(resolutions[index + 1]),
+            seed=None if self.seed is None else self.seed + 1000 * index,
+            name=f"b{res}",
+        )
+
+    def build(self, ws_shape):
+        for stage, count in zip(self.stages, self.config.layer_ws, strict=True):
+            stage.build((ws_shape[0], count + 1, ws_shape[-1]))
+
+    def _stage_ws(self, ws, index: int):
+        start = self.ws_starts[index]
+        return ws[:, start : start + self.config.layer_ws[index] + 1]
+
+    def call(self, ws, noise_mode: str = "random"):
+        """``ws [N, num_ws, w_dim] -> [N, resolution, resolution, channels]`` float32.
+
+        Args:
+            noise_mode: ``"random"``, ``"const"`` or ``"none"`` (per-layer noise).
+        """
+        check_noise_mode(noise_mode)
+        x = img = None
+        for index, stage in enumerate(self.stages):
+            x, img = stage(x, img, self._stage_ws(ws, index), noise_mode=noise_mode)
+        return ops.cast(img, "float32")
+
+    def run_blocks(self, ws, noise_mode: str = "random", with_attention: bool = False
+                   ) -> Iterator[BlockOutput, None, Any]:
+        """Yield every block's :class:`BlockOutput` in order; return the final image."""
+        check_noise_mode(noise_mode)
+        x = img = None
+        for index, stage in enumerate(self.stages):
+            x, img = yield from stage.run_blocks(
+                x, img, self._stage_ws(ws, index), noise_mode, with_attention)
+        return img
+
+    def blocks_outputs(self, ws, noise_mode: str = "random") -> dict[str, tuple[Any, Any]]:
+        """Every block's output: ``{"b{res}_{j}": (tokens [N, seq, C], img or None)}``."""
+        return {block.name: (block.x, block.img) for block in self.run_blocks(ws, noise_mode)}
+
+    def attention_maps(self, ws, layer_index: int, noise_mode: str = "random"):
+        """Attention probabilities ``[N, heads, seq, seq_kv]`` of one encoder layer.
+
+        Args:
+            ws: ``[N, num_ws, w_dim]``.
+            layer_index: index of the encoder layer over the whole network (0-based,
+                in the order the layers run, i.e. the index of the w it reads).
+            noise_mode: noise of the layers before it (it shapes their outputs).
+        """
+        count = sum(self.config.num_layers)
+        if not 0 <= layer_index < count:
+            raise IndexError(f"layer_index must be in [0, {count}), got {layer_index}")
+        for index, block in enumerate(self.run_blocks(ws, noise_mode, with_attention=True)):
+            if index == layer_index:
+                return block.attention
+        raise AssertionError("unreachable: every block yields once")
+
+    def compute_output_shape(self, ws_shape):
+        res = self.config.resolution
+        return (ws_shape[0], res, res, self.config.img_channels)
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.config.to_dict(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="sfkeras")
+class Generator(keras.Model):
+    """Styleformer generator ``z [N, z_dim] -> images [N, res, res, channels]`` (NHWC).
+
+    Attributes:
+        config: the :class:`GeneratorConfig`.
+        z_dim, w_dim, num_ws, resolution: sizes.
+        mapping: :class:`MappingNetwork` (``G.mapping.w_avg`` is the tracked mean w).
+        synthesis: :class:`SynthesisNetwork`.
+
+    Args:
+        config: the generator configuration (or its ``to_dict()``).
+        seed: base seed of the synthesis noise (``None``: nondeterministic).
+    """
+
+    def __init__(self, config: GeneratorConfig | dict[str, Any], seed: int | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.config = _as_config(config)
+        self.seed = seed
+        self.z_dim = self.config.z_dim
+        self.w_dim = self.config.w_dim
+        self.num_ws = self.config.num_ws
+        self.resolution = self.config.resolution
+        self.mapping = MappingNetwork(
+            self.w_dim, self.num_ws, num_layers=self.config.mapping_layers,
+            w_avg_beta=self.config.w_avg_beta, name="mapping")
+        self.synthesis = SynthesisNetwork(self.config, seed=seed, name="synthesis")
+        self.build((None, self.z_dim))
+
+    def build(self, z_shape):
+        self.mapping.build(z_shape)
+        self.synthesis.build((z_shape[0], self.num_ws, self.w_dim))
+        self.built = True
+
+    def call(self, z, truncation_psi=1.0, truncation_cutoff: int | None = None,
+             noise_mode: str = "random", training: bool = False):
+        """``z -> images``; in training mode the mapping updates ``w_avg``.
+
+        Args:
+            z: ``[N, z_dim]``.
+            truncation_psi, truncation_cutoff: see :meth:`MappingNetwork.call`.
+            noise_mode: see :meth:`SynthesisNetwork.call`.
+        """
+        ws = self.mapping(z, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                          update_w_avg=bool(training))
+        return self.synthesis(ws, noise_mode=noise_mode)
+
+    def compute_output_shape(self, z_shape):
+        return (z_shape[0], self.resolution, self.resolution, self.config.img_channels)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable,
+                "config": self.config.to_dict(), "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def parameter_counts(config: GeneratorConfig) -> dict[str, int]:
+    """Trainable parameters of the generator ``config`` builds.
+
+    Returns:
+        ``{"mapping": ..., "synthesis": ..., "total": ...}`` (buffers such as
+        ``w_avg`` and ``noise_const`` are not counted, as in the paper).
+    """
+    generator = Generator(config)
+    counts = {
+        part: sum(int(np.prod(v.shape)) for v in getattr(generator, part).trainable_weights)
+        for part in ("mapping", "synthesis")
+    }
+    return {**counts, "total": counts["mapping"] + counts["synthesis"]}
