@@ -35,17 +35,25 @@ class TfdsSourceConfig(Section):
 
     Attributes:
         name: TFDS name, e.g. ``cifar10``, ``stl10``, ``celeb_a``, ``lsun/church_outdoor``.
-        splits: splits concatenated into the prepared set (e.g. ``[train, unlabelled]``).
+        splits: splits concatenated into the prepared ``train`` split (e.g.
+            ``[train, unlabelled]``).
+        test_splits: splits concatenated into the prepared held-out ``test`` split
+            (``[]``: none).
         image_key: feature holding the image.
+        label_key: integer feature stored as the label (``null``: no labels).
         data_dir: TFDS data folder (``null``: TFDS's default, ``~/tensorflow_datasets``).
         download: allow TFDS to download and build the data set if it is missing.
-        crop: ``center`` (centre square crop) or ``celeba`` (the aligned-CelebA crop
-            used by the paper and StyleGAN2-ADA's CelebA-64) before resizing.
+        crop: ``center``: the image goes to ``data.resize`` as it is; ``celeba``: first cut
+            the 128x128 face box centred on (x=89, y=121) of the aligned 178x218 CelebA
+            images (Progressive GAN's CelebA crop, the usual CelebA-64 protocol), then
+            resize (see ``sfkeras.data.images.CELEBA_FACE_BOX``).
     """
 
     name: str | None = None
     splits: tuple[str, ...] = ("train",)
+    test_splits: tuple[str, ...] = ()
     image_key: str = "image"
+    label_key: str | None = None
     data_dir: str | None = None
     download: bool = False
     crop: Literal["center", "celeba"] = "center"
@@ -75,7 +83,7 @@ class DataConfig(Section):
         resize: ``center_crop`` (crop the centre square, then resize) or ``stretch``.
         on_error: ``fail`` on the first unreadable image (naming it) or ``skip`` it
             and report the count.
-        max_images: keep at most this many images (``null``: all).
+        max_images: keep at most this many images per split (``null``: all).
         images_per_shard: images per TFRecord shard.
         shapes, tfds, folder: parameters of each source.
     """

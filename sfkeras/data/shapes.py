@@ -1,0 +1,101 @@
+"""Procedural images of coloured geometric shapes: the built-in, offline data set.
+
+Every image is a smooth two-colour linear gradient (muted colours) with one or two solid,
+saturated shapes on top: a circle, an axis-aligned or rotated square, or a triangle, of
+moderate size at a random position. Shapes are drawn with Pillow at ``SUPERSAMPLE`` times
+the output resolution and box-filtered down, which anti-aliases their edges (the
+gradient, being smooth, is computed at the output resolution directly).
+
+Image ``index`` of split ``split`` is drawn from its own random stream, seeded by
+``(seed, split, index)``: an image never depends on the others, so any prefix of a split
+(``max_images``) holds the same images as the full split, and the same seed always gives
+the same pixels.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import PIL.Image
+import PIL.ImageDraw
+
+SUPERSAMPLE = 4
+SHAPE_KINDS = ("circle", "square", "triangle")
+SPLIT_IDS = {"train": 0, "test": 1}
+"""Each split's word in the random seed, so that splits never share images."""
+
+
+def shape_image(resolution: int, seed: int, split: str, index: int) -> np.ndarray:
+    """Draw image ``index`` of ``split``.
+
+    Args:
+        resolution: output side length in pixels (>= 8).
+        seed: data set seed.
+        split: ``"train"`` or ``"test"``.
+        index: position of the image in its split.
+
+    Returns:
+        ``uint8 [resolution, resolution, 3]`` RGB image.
+    """
+    if resolution < 8:
+        raise ValueError(f"shape images need a resolution of at least 8, got {resolution}")
+    rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
+    size = resolution * SUPERSAMPLE
+    background = PIL.Image.fromarray(_gradient(rng, resolution))
+    canvas = background.resize((size, size), PIL.Image.Resampling.NEAREST)
+    draw = PIL.ImageDraw.Draw(canvas)
+    for _ in range(rng.integers(1, 3)):
+        kind = SHAPE_KINDS[rng.integers(len(SHAPE_KINDS))]
+        radius = size * rng.uniform(0.14, 0.28)
+        center = rng.uniform(radius, size - radius, size=2)
+        colour = _saturated_colour(rng)
+        if kind == "circle":
+            box = (*(center - radius), *(center + radius))
+            draw.ellipse(box, fill=colour)
+        else:
+            corners = 4 if kind == "square" else 3
+            draw.polygon(_regular_polygon(center, radius, corners, rng), fill=colour)
+    return np.asarray(canvas.reduce(SUPERSAMPLE))
+
+
+def shape_images(
+    resolution: int, seed: int, split: str, count: int
+) -> Iterator[np.ndarray]:
+    """Yield images ``0 .. count-1`` of ``split`` (see :func:`shape_image`)."""
+    for index in range(count):
+        yield shape_image(resolution, seed, split, index)
+
+
+def _gradient(rng: np.random.Generator, size: int) -> np.ndarray:
+    """``uint8 [size, size, 3]`` linear blend of two muted colours along a random direction."""
+    start, end = (_muted_colour(rng) for _ in range(2))
+    angle = rng.uniform(0.0, 2.0 * math.pi)
+    coords = (np.arange(size, dtype=np.float32) + 0.5) / size - 0.5
+    ramp = coords[None, :] * math.cos(angle) + coords[:, None] * math.sin(angle)
+    ramp = np.clip(ramp / math.sqrt(0.5) * 0.5 + 0.5, 0.0, 1.0)[..., None]
+    blend = start * (1.0 - ramp) + end * ramp
+    return np.round(blend).astype(np.uint8)
+
+
+def _muted_colour(rng: np.random.Generator) -> np.ndarray:
+    """Low-saturation background colour, ``float32 [3]`` in 0..255."""
+    rgb = colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(0.05, 0.35), rng.uniform(0.25, 0.9))
+    return np.asarray(rgb, dtype=np.float32) * 255.0
+
+
+def _saturated_colour(rng: np.random.Generator) -> tuple[int, int, int]:
+    """Vivid shape colour that stands out from the muted backgrounds."""
+    rgb = colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(0.65, 1.0), rng.uniform(0.75, 1.0))
+    return tuple(int(round(channel * 255.0)) for channel in rgb)
+
+
+def _regular_polygon(
+    center: np.ndarray, radius: float, corners: int, rng: np.random.Generator
+) -> list[tuple[float, float]]:
+    """Corners of a regular polygon inscribed in the circle of ``radius``, randomly rotated."""
+    phase = rng.uniform(0.0, 2.0 * math.pi / corners)
+    angles = phase + np.arange(corners) * (2.0 * math.pi / corners)
+    return [(center[0] + radius * math.cos(a), center[1] + radius * math.sin(a)) for a in angles]
