@@ -1,4 +1,4 @@
-"""Import of StyleGAN2-ADA synthesis weights (``SynthesisLayer``, ``ToRGBLayer``, ``SynthesisBlock``).
+"""Import of StyleGAN2-ADA synthesis weights (``SynthesisLayer``, ``ToRGBLayer``, blocks).
 
 Name tables map the original parameter names (relative to a ``prefix`` such as
 ``"synthesis.b64."``) to the variables of :mod:`sfkeras.layers.stylegan2`. The

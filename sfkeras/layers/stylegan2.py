@@ -6,7 +6,8 @@ NHWC throughout. The functions follow StyleGAN2-ADA's ``training/networks.py``
 
 - The convolution weight ``[kh, kw, in, out]`` is stored as drawn from ``N(0, 1)`` and
   used without a weight gain: demodulation normalises every output channel anyway
-  (the original's float16 pre-normalisation is a no-op in float32 and is left out).
+  (the original's pre-normalisation against float16 overflow, which demodulation
+  cancels, is applied only in float16 and left out here).
 - Styles come from an :class:`~sfkeras.layers.EqualizedDense` affine with bias
   initialised to 1; ToRGB multiplies its styles by ``1 / sqrt(in * kh * kw)`` instead
   of demodulating.
@@ -18,18 +19,19 @@ NHWC throughout. The functions follow StyleGAN2-ADA's ``training/networks.py``
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Generator
+from typing import Any
 
 import keras
 from keras import ops
 
+from sfkeras.layers.attention import check_noise_mode
 from sfkeras.layers.dense import EqualizedDense
+from sfkeras.layers.modulation import DEMODULATION_EPSILON
+from sfkeras.layers.styleformer_stage import BlockOutput, exhaust
 from sfkeras.ops import bias_act, upfirdn2d, upsample_2d
-from sfkeras.ops.activation import DEFAULT_GAIN
+from sfkeras.ops.conv import conv2d_resample
 from sfkeras.ops.fir import FILTER_TAPS
-
-NoiseMode = Literal["random", "const", "none"]
-NOISE_MODES = ("random", "const", "none")
 
 
 def modulated_conv2d(x, kernel, styles, *, up: int = 1, demodulate: bool = True,
@@ -45,7 +47,8 @@ def modulated_conv2d(x, kernel, styles, *, up: int = 1, demodulate: bool = True,
     Both forms compute the same function up to float rounding:
 
     - fused: one grouped convolution with per-sample kernels ``[N, kh, kw, in, out]``
-      (needs a static batch size);
+      (needs a static batch size; with ``up=2`` it filters before convolving, since
+      transposed convolutions cannot be grouped: 4x the multiply-adds);
     - unfused: modulate the activations, convolve with the shared kernel, multiply the
       outputs by ``d_n``.
 
@@ -66,9 +69,9 @@ def modulated_conv2d(x, kernel, styles, *, up: int = 1, demodulate: bool = True,
         kernel = ops.flip(kernel, axis=(0, 1))
     styles = ops.cast(styles, x.dtype)
     demod = None
-    if demodulate:
-        modulated = kernel[None] * styles[:, None, None, :, None]  # [N, kh, kw, in, out]
-        demod = ops.rsqrt(ops.sum(ops.square(modulated), axis=(1, 2, 3)) + 1e-8)  # [N, out]
+    if demodulate:  # sum_{h,w,i} (kernel * s)^2 = s^2 @ sum_{h,w} kernel^2
+        kernel_energy = ops.sum(ops.square(kernel), axis=(0, 1))  # [in, out]
+        demod = ops.rsqrt(ops.matmul(ops.square(styles), kernel_energy) + DEMODULATION_EPSILON)
     if fused:
         return _fused_modulated_conv2d(x, kernel, styles, demod, up=up)
     x = x * styles[:, None, None, :]
@@ -99,16 +102,16 @@ def _fused_modulated_conv2d(x, kernel, styles, demod, *, up: int):
 def _conv2d(x, kernel, *, up: int):
     """'Same' correlation of ``x`` with ``kernel``, after [1, 3, 3, 1] 2x up-sampling if up=2.
 
-    The channel count of ``x`` may be a multiple of the kernel's input channels (grouped
-    convolution, as in ``keras.ops.conv``).
+    The channel count of ``x`` may be a multiple of the kernel's input channels (a
+    grouped convolution, as in ``keras.ops.conv``).
     """
-    if up == 1:
-        return ops.conv(x, kernel, padding="same")
-    # StyleGAN2's conv2d_resample reference path: zero-stuff, pad once for filter and
-    # kernel together, low-pass filter with gain 4, then a valid convolution.
-    kernel_size = kernel.shape[0]
-    pad0 = (FILTER_TAPS + 1) // 2 + kernel_size // 2
-    pad1 = (FILTER_TAPS - 2) // 2 + kernel_size // 2
+    padding = kernel.shape[0] // 2
+    if up == 1 or x.shape[-1] == kernel.shape[2]:
+        return conv2d_resample(x, kernel, up=up, padding=padding)
+    # Transposed convolutions cannot be grouped: take conv2d_resample's reference path
+    # (zero-stuff, pad once for filter and kernel, filter with gain 4, valid convolution).
+    pad0 = (FILTER_TAPS + 1) // 2 + padding
+    pad1 = (FILTER_TAPS - 2) // 2 + padding
     x = upfirdn2d(x, up=2, padding=(pad0, pad1, pad0, pad1), gain=4.0)
     return ops.conv(x, kernel, padding="valid")
 
@@ -122,7 +125,9 @@ def use_fused_modconv(x, training: bool | None) -> bool:
 class SynthesisLayer(keras.layers.Layer):
     """Modulated 3x3 convolution, per-pixel noise, bias, leaky ReLU (StyleGAN2).
 
-    ``y = clamp(lrelu(modconv(x, w) + noise * noise_strength + bias) * sqrt(2), conv_clamp)``.
+    ``y = clamp(lrelu(modconv(x, w) + noise * noise_strength + bias) * sqrt(2), conv_clamp)``
+    (the original's ``act_clamp = conv_clamp * gain`` with ``gain = 1`` in the skip
+    architecture).
 
     Shapes: ``x [N, R/up, R/up, in]``, ``w [N, w_dim]`` -> ``[N, R, R, filters]`` with
     ``R = resolution``.
@@ -138,7 +143,7 @@ class SynthesisLayer(keras.layers.Layer):
         up: 1, or 2 to up-sample the input first.
         use_noise: add per-pixel noise.
         conv_clamp: clamp of the output, ``None`` for none.
-        seed: seed of the random noise.
+        seed: seed of the generator of ``noise_mode="random"`` noise (``None``: random).
     """
 
     def __init__(self, filters: int, resolution: int, *, kernel_size: int = 3, up: int = 1,
@@ -152,34 +157,37 @@ class SynthesisLayer(keras.layers.Layer):
         self.use_noise = use_noise
         self.conv_clamp = conv_clamp
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
 
     def build(self, x_shape, w_shape):
         in_channels = x_shape[-1]
         self.affine = EqualizedDense(in_channels, bias_init=1.0, name="affine")
         self.affine.build(w_shape)
         self.kernel = self.add_weight(
-            name="kernel",
-            shape=(self.kernel_size, self.kernel_size, in_channels, self.filters),
-            initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed),
-        )
+            name="kernel", shape=(self.kernel_size, self.kernel_size, in_channels, self.filters),
+            initializer=keras.initializers.RandomNormal(stddev=1.0))
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
         if self.use_noise:
             self.noise_const = self.add_weight(
-                name="noise_const",
-                shape=(self.resolution, self.resolution),
-                initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed),
-                trainable=False,
-            )
+                name="noise_const", shape=(self.resolution, self.resolution),
+                initializer=keras.initializers.RandomNormal(stddev=1.0), trainable=False)
             self.noise_strength = self.add_weight(name="noise_strength", shape=(),
                                                   initializer="zeros")
 
-    def call(self, x, w, *, noise_mode: NoiseMode = "random", fused_modconv: bool | None = None,
+    def call(self, x, w, noise_mode: str = "random", fused_modconv: bool | None = None,
              training: bool | None = None):
-        """Args: ``noise_mode`` ``"random"``, ``"const"`` or ``"none"``; ``fused_modconv``
-        ``None`` picks :func:`use_fused_modconv`."""
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        """Apply the layer.
+
+        Args:
+            x: ``[N, R/up, R/up, in]``.
+            w: ``[N, w_dim]``.
+            noise_mode: ``"random"`` (fresh N(0, 1) per pixel), ``"const"`` (the stored
+                ``noise_const``) or ``"none"``; scaled by ``noise_strength``.
+            fused_modconv: force the fused (``True``) or unfused form; ``None`` chooses
+                by :func:`use_fused_modconv`.
+            training: whether the call is a training step.
+        """
+        check_noise_mode(noise_mode)
         if fused_modconv is None:
             fused_modconv = use_fused_modconv(x, training)
         styles = self.affine(w)
@@ -189,8 +197,7 @@ class SynthesisLayer(keras.layers.Layer):
             x = x + keras.random.normal(shape, seed=self.seed_generator) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             x = x + (self.noise_const * self.noise_strength)[None, :, :, None]
-        return bias_act(x, self.bias, activation="lrelu", gain=DEFAULT_GAIN["lrelu"],
-                        clamp=self.conv_clamp)
+        return bias_act(x, self.bias, activation="lrelu", clamp=self.conv_clamp)
 
     def compute_output_shape(self, x_shape, w_shape):
         return (x_shape[0], self.resolution, self.resolution, self.filters)
@@ -213,22 +220,20 @@ class ToRGB(keras.layers.Layer):
     """Modulated 1x1 convolution without demodulation, plus bias (StyleGAN2's ToRGB).
 
     ``y = clamp(conv1x1(x, kernel * s / sqrt(in)) + bias, conv_clamp)`` with
-    ``s = affine(w)`` (bias init 1).
+    ``s = affine(w)`` (bias init 1). (Styleformer's own ToRGB, which demodulates, is
+    :class:`sfkeras.layers.torgb.DemodulatedToRGB`.)
 
     Shapes: ``x [N, H, W, in]``, ``w [N, w_dim]`` -> ``[N, H, W, channels]``.
 
     Args:
         channels: image channels.
         conv_clamp: clamp of the output, ``None`` for none.
-        seed: seed of the kernel initialiser.
     """
 
-    def __init__(self, channels: int = 3, *, conv_clamp: float | None = None,
-                 seed: int | None = None, **kwargs):
+    def __init__(self, channels: int = 3, *, conv_clamp: float | None = None, **kwargs):
         super().__init__(**kwargs)
         self.channels = channels
         self.conv_clamp = conv_clamp
-        self.seed = seed
 
     def build(self, x_shape, w_shape):
         in_channels = x_shape[-1]
@@ -236,13 +241,12 @@ class ToRGB(keras.layers.Layer):
         self.affine = EqualizedDense(in_channels, bias_init=1.0, name="affine")
         self.affine.build(w_shape)
         self.kernel = self.add_weight(
-            name="kernel",
-            shape=(1, 1, in_channels, self.channels),
-            initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed),
-        )
+            name="kernel", shape=(1, 1, in_channels, self.channels),
+            initializer=keras.initializers.RandomNormal(stddev=1.0))
         self.bias = self.add_weight(name="bias", shape=(self.channels,), initializer="zeros")
 
-    def call(self, x, w, *, fused_modconv: bool | None = None, training: bool | None = None):
+    def call(self, x, w, fused_modconv: bool | None = None, training: bool | None = None):
+        """``x [N, H, W, in]``, ``w [N, w_dim]`` -> ``[N, H, W, channels]``."""
         if fused_modconv is None:
             fused_modconv = use_fused_modconv(x, training)
         styles = self.affine(w) * self.weight_gain
@@ -253,8 +257,7 @@ class ToRGB(keras.layers.Layer):
         return (*x_shape[:-1], self.channels)
 
     def get_config(self):
-        return {**super().get_config(), "channels": self.channels,
-                "conv_clamp": self.conv_clamp, "seed": self.seed}
+        return {**super().get_config(), "channels": self.channels, "conv_clamp": self.conv_clamp}
 
 
 @keras.saving.register_keras_serializable(package="sfkeras")
@@ -267,9 +270,9 @@ class SynthesisBlock(keras.layers.Layer):
     share a resolution: only the first up-samples and only the last has a ToRGB.
 
     Shapes: ``x [N, R/2, R/2, in]`` (``[N, R, R, in]`` without ``up``),
-    ``img [N, R/2, R/2, img_channels]`` (only read with ``torgb``; may be ``None`` then),
-    ``ws [N, num_ws, w_dim]`` -> ``(x [N, R, R, filters], img [N, R, R, img_channels])``
-    (``img`` returned unchanged without ``torgb``).
+    ``img [N, R/2, R/2, img_channels]`` or ``None``, ``ws [N, num_ws, w_dim]`` ->
+    ``(x [N, R, R, filters], img)`` with ``img [N, R, R, img_channels]`` (returned
+    unchanged without ``torgb``).
 
     Args:
         filters: channels of both convolutions.
@@ -278,7 +281,8 @@ class SynthesisBlock(keras.layers.Layer):
         torgb: whether the block ends with a ToRGB and updates the image.
         img_channels: image channels.
         conv_clamp: clamp of every layer's output, ``None`` for none.
-        seed: seed of the initialisers and the noise (each sub-layer offsets it).
+        seed: base seed of the layers' noise (``conv0`` uses ``seed``, ``conv1``
+            ``seed + 1``; ``None``: random).
     """
 
     def __init__(self, filters: int, resolution: int, *, up: bool = True, torgb: bool = True,
@@ -288,22 +292,20 @@ class SynthesisBlock(keras.layers.Layer):
         self.filters = filters
         self.resolution = resolution
         self.up = up
-        self.torgb_enabled = torgb
+        self.has_torgb = torgb
         self.img_channels = img_channels
         self.conv_clamp = conv_clamp
         self.seed = seed
-        offset = (lambda i: None) if seed is None else (lambda i: seed + i)
-        self.conv0 = SynthesisLayer(filters, resolution, up=2 if up else 1,
-                                    conv_clamp=conv_clamp, seed=offset(0), name="conv0")
+        self.conv0 = SynthesisLayer(filters, resolution, up=2 if up else 1, conv_clamp=conv_clamp,
+                                    seed=seed, name="conv0")
         self.conv1 = SynthesisLayer(filters, resolution, conv_clamp=conv_clamp,
-                                    seed=offset(1), name="conv1")
-        self.torgb = (ToRGB(img_channels, conv_clamp=conv_clamp, seed=offset(2), name="torgb")
-                      if torgb else None)
+                                    seed=None if seed is None else seed + 1, name="conv1")
+        self.torgb = ToRGB(img_channels, conv_clamp=conv_clamp, name="torgb") if torgb else None
 
     @property
     def num_ws(self) -> int:
-        """Number of w vectors the block reads: 2 convolutions plus 1 if it has a ToRGB."""
-        return 3 if self.torgb_enabled else 2
+        """ws the block reads: one per convolution plus one for its ToRGB."""
+        return 3 if self.has_torgb else 2
 
     def build(self, x_shape, img_shape, ws_shape):
         w_shape = (ws_shape[0], ws_shape[-1])
@@ -313,23 +315,23 @@ class SynthesisBlock(keras.layers.Layer):
         if self.torgb is not None:
             self.torgb.build(x_shape, w_shape)
 
-    def call(self, x, img, ws, *, noise_mode: NoiseMode = "random",
-             fused_modconv: bool | None = None, training: bool | None = None):
+    def call(self, x, img, ws, noise_mode: str = "random", fused_modconv: bool | None = None,
+             training: bool | None = None):
+        """Apply the block; ``noise_mode`` and ``fused_modconv`` as in :class:`SynthesisLayer`."""
         if ws.shape[1] != self.num_ws:
             raise ValueError(f"{self.name} reads {self.num_ws} ws, got ws of shape {ws.shape}")
         if fused_modconv is None:
             fused_modconv = use_fused_modconv(x, training)
-        layer_args = {"noise_mode": noise_mode, "fused_modconv": fused_modconv}
-        x = self.conv0(x, ws[:, 0], **layer_args)
-        x = self.conv1(x, ws[:, 1], **layer_args)
+        x = self.conv0(x, ws[:, 0], noise_mode=noise_mode, fused_modconv=fused_modconv)
+        x = self.conv1(x, ws[:, 1], noise_mode=noise_mode, fused_modconv=fused_modconv)
         if self.torgb is not None:
-            y = self.torgb(x, ws[:, 2], fused_modconv=fused_modconv)
-            img = y if img is None else upsample_2d(img) + y
+            rgb = self.torgb(x, ws[:, 2], fused_modconv=fused_modconv)
+            img = rgb if img is None else upsample_2d(img) + rgb
         return x, img
 
     def compute_output_shape(self, x_shape, img_shape, ws_shape):
         res = self.resolution
-        img_out = (x_shape[0], res, res, self.img_channels) if self.torgb_enabled else img_shape
+        img_out = (x_shape[0], res, res, self.img_channels) if self.has_torgb else img_shape
         return (x_shape[0], res, res, self.filters), img_out
 
     def get_config(self):
@@ -338,7 +340,102 @@ class SynthesisBlock(keras.layers.Layer):
             "filters": self.filters,
             "resolution": self.resolution,
             "up": self.up,
-            "torgb": self.torgb_enabled,
+            "torgb": self.has_torgb,
+            "img_channels": self.img_channels,
+            "conv_clamp": self.conv_clamp,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="sfkeras")
+class StyleGAN2Stage(keras.layers.Layer):
+    """The StyleGAN2 blocks of one resolution of Styleformer-C.
+
+    Follows the stage protocol of :mod:`sfkeras.layers.styleformer_stage`, so the
+    synthesis network can put it after a Styleformer stage: the first block up-samples
+    the previous stage's NHWC map ``[N, R/2, R/2, in_channels]``, the last one ends with
+    the ToRGB. Block ``k`` reads ``ws[:, 2k]`` and ``ws[:, 2k + 1]``; the ToRGB reads
+    ``ws[:, 2 * num_blocks]`` (the next stage's first index, as in StyleGAN2), so the
+    stage takes ``2 * num_blocks + 1`` ws.
+
+    Args:
+        resolution: output resolution ``R``.
+        in_channels: channels of the incoming feature map.
+        filters: channels of every convolution.
+        num_blocks: blocks of two convolutions.
+        img_channels: image channels.
+        conv_clamp: clamp of every layer output, or ``None``.
+        seed: base seed of the layers' noise (block ``k`` uses ``seed + 2k``).
+    """
+
+    def __init__(self, resolution: int, in_channels: int, filters: int, num_blocks: int, *,
+                 img_channels: int = 3, conv_clamp: float | None = None,
+                 seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.resolution = resolution
+        self.in_channels = in_channels
+        self.filters = filters
+        self.num_blocks = num_blocks
+        self.img_channels = img_channels
+        self.conv_clamp = conv_clamp
+        self.seed = seed
+        self.blocks = [
+            SynthesisBlock(filters, resolution, up=k == 0, torgb=k == num_blocks - 1,
+                           img_channels=img_channels, conv_clamp=conv_clamp,
+                           seed=None if seed is None else seed + 2 * k, name=f"block{k}")
+            for k in range(num_blocks)
+        ]
+
+    @property
+    def num_ws(self) -> int:
+        """ws the stage reads: two per block plus the ToRGB's."""
+        return 2 * self.num_blocks + 1
+
+    def build(self, ws_shape):
+        half = self.resolution // 2
+        x_shape = (ws_shape[0], half, half, self.in_channels)
+        img_shape = (ws_shape[0], half, half, self.img_channels)
+        for block in self.blocks:
+            block_ws_shape = (ws_shape[0], block.num_ws, ws_shape[-1])
+            block.build(x_shape, img_shape, block_ws_shape)
+            x_shape = (ws_shape[0], self.resolution, self.resolution, self.filters)
+
+    def run_blocks(self, x, img, ws, noise_mode: str = "random", with_attention: bool = False
+                   ) -> Generator[BlockOutput, None, tuple[Any, Any]]:
+        """Run the stage block by block.
+
+        Args:
+            x: previous feature map ``[N, R/2, R/2, in_channels]``.
+            img: running image ``[N, R/2, R/2, img_channels]`` or ``None``.
+            ws: ``[N, num_ws, w_dim]``.
+            noise_mode: see :class:`SynthesisLayer`.
+            with_attention: accepted for the stage protocol; StyleGAN2 blocks have no
+                attention (:attr:`BlockOutput.attention` stays ``None``).
+
+        Yields:
+            One :class:`BlockOutput` per block, named ``b{R}_{k}``, with the block's
+            output as tokens ``[N, R*R, filters]``.
+
+        Returns:
+            ``(x [N, R, R, filters], img [N, R, R, img_channels])``.
+        """
+        for k, block in enumerate(self.blocks):
+            x, img = block(x, img, ws[:, 2 * k : 2 * k + block.num_ws], noise_mode=noise_mode)
+            tokens = ops.reshape(x, (-1, self.resolution * self.resolution, self.filters))
+            yield BlockOutput(f"b{self.resolution}_{k}", tokens, img)
+        return x, img
+
+    def call(self, x, img, ws, noise_mode: str = "random"):
+        """``(x, img) -> (x, img)`` for the whole stage; see :meth:`run_blocks`."""
+        return exhaust(self.run_blocks(x, img, ws, noise_mode))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "resolution": self.resolution,
+            "in_channels": self.in_channels,
+            "filters": self.filters,
+            "num_blocks": self.num_blocks,
             "img_channels": self.img_channels,
             "conv_clamp": self.conv_clamp,
             "seed": self.seed,

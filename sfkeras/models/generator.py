@@ -13,6 +13,7 @@ from sfkeras.config.generator import GeneratorConfig
 from sfkeras.layers.attention import check_noise_mode
 from sfkeras.layers.mapping import MappingNetwork
 from sfkeras.layers.styleformer_stage import BlockOutput, StyleformerStage, exhaust
+from sfkeras.layers.stylegan2 import StyleGAN2Stage
 
 
 def _as_config(config: GeneratorConfig | dict[str, Any]) -> GeneratorConfig:
@@ -25,7 +26,10 @@ class SynthesisNetwork(keras.layers.Layer):
     """``ws [N, num_ws, w_dim] -> images [N, resolution, resolution, channels]`` (NHWC).
 
     One stage per resolution of ``config.block_resolutions`` (see
-    :mod:`sfkeras.layers.styleformer_stage` for the stage protocol); the images of all
+    :mod:`sfkeras.layers.styleformer_stage` for the stage protocol): Styleformer stages
+    up to ``config.styleformer_max_resolution``, StyleGAN2 stages
+    (:class:`~sfkeras.layers.stylegan2.StyleGAN2Stage`) above it (Styleformer-C: the
+    last Styleformer stage hands over its map without up-sampling it). The images of all
     stages' ToRGBs are summed, each up-sampled 2x before the next is added (StyleGAN2's
     skip architecture). Stage ``i`` reads ``ws[:, start_i : start_i + layer_ws[i] + 1]``
     with ``start_i = sum(layer_ws[:i])``: its layers' ws and, for its ToRGB, the index
@@ -49,11 +53,19 @@ class SynthesisNetwork(keras.layers.Layer):
         config = self.config
         resolutions = config.block_resolutions
         res = resolutions[index]
+        seed = None if self.seed is None else self.seed + 1000 * index
         if not config.is_styleformer(res):
-            raise NotImplementedError(
-                f"Styleformer-C (StyleGAN2 blocks above styleformer_max_resolution="
-                f"{config.styleformer_max_resolution}) is not available yet: {res}x{res} "
-                "needs a StyleGAN2 synthesis stage")
+            previous_is_styleformer = config.is_styleformer(resolutions[index - 1])
+            return StyleGAN2Stage(
+                resolution=res,
+                in_channels=config.hidden[index if previous_is_styleformer else index - 1],
+                filters=config.hidden[index],
+                num_blocks=config.num_layers[index],
+                img_channels=config.img_channels,
+                conv_clamp=config.conv_clamp,
+                seed=seed,
+                name=f"b{res}",
+            )
         is_last = index == len(resolutions) - 1
         use_linformer = config.linformer and res >= config.linformer_min_resolution
         return StyleformerStage(
@@ -67,7 +79,7 @@ class SynthesisNetwork(keras.layers.Layer):
             linformer_dim=config.linformer_dim if use_linformer else None,
             has_const=index == 0,
             upsample=not is_last and config.is_styleformer(resolutions[index + 1]),
-            seed=None if self.seed is None else self.seed + 1000 * index,
+            seed=seed,
             name=f"b{res}",
         )
 
@@ -111,10 +123,13 @@ class SynthesisNetwork(keras.layers.Layer):
         Args:
             ws: ``[N, num_ws, w_dim]``.
             layer_index: index of the encoder layer over the whole network (0-based,
-                in the order the layers run, i.e. the index of the w it reads).
+                in the order the layers run, i.e. the index of the w it reads); the
+                StyleGAN2 blocks of Styleformer-C, which run last, have no attention.
             noise_mode: noise of the layers before it (it shapes their outputs).
         """
-        count = sum(self.config.num_layers)
+        config = self.config
+        count = sum(layers for res, layers in zip(config.block_resolutions, config.num_layers,
+                                                  strict=True) if config.is_styleformer(res))
         if not 0 <= layer_index < count:
             raise IndexError(f"layer_index must be in [0, {count}), got {layer_index}")
         for index, block in enumerate(self.run_blocks(ws, noise_mode, with_attention=True)):
