@@ -1,0 +1,220 @@
+"""Evaluate a generator with StyleGAN2-ADA's metric protocols.
+
+:func:`evaluate_generator` streams generated and real images through the FID
+Inception in batches (images never accumulate in memory), keeps running feature
+statistics, and computes every requested metric from them. Real-image statistics are
+computed once per prepared data set and cached, keyed by the data set's content hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import pathlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from sfkeras.metrics.inception import inception_features
+from sfkeras.metrics.inception_weights import SHA1, cache_dir
+from sfkeras.metrics.protocols import MetricSpec, parse_metric
+from sfkeras.metrics.statistics import (
+    FeatureStats,
+    frechet_distance,
+    kernel_distance,
+    precision_recall,
+)
+
+FeatureFn = Callable[[np.ndarray], np.ndarray]
+"""uint8 images ``[B, H, W, 3]`` -> features ``[B, D]``."""
+
+INCEPTION_ID = f"inception-{SHA1[:12]}"
+
+
+@dataclasses.dataclass(frozen=True)
+class RealImages:
+    """The real images of a prepared data set split, as the evaluator reads them.
+
+    Attributes:
+        key: identifies the images (data set content hash and split); the cache key
+            of their statistics.
+        batches: ``batch_size`` -> iterable of uint8 ``[B, H, W, C]`` batches, always
+            in the same order.
+    """
+
+    key: str
+    batches: Callable[[int], Iterable[np.ndarray]]
+
+
+def open_real_images(dataset_path: str | os.PathLike, split: str = "train") -> RealImages:
+    """The images of a data set prepared by ``sfkeras.data``.
+
+    Reads ``content_hash`` from ``<dataset_path>/dataset.json`` and the images through
+    ``sfkeras.data.iterate_uint8(dataset_path, split, batch_size)``.
+    """
+    manifest_path = pathlib.Path(dataset_path) / "dataset.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(
+            f"{manifest_path} not found: is {dataset_path} a prepared data set?"
+        )
+    content_hash = json.loads(manifest_path.read_text()).get("content_hash")
+    if not content_hash:
+        raise ValueError(f"{manifest_path} has no 'content_hash'; prepare the data set again")
+    from sfkeras.data import iterate_uint8
+
+    return RealImages(
+        key=f"{content_hash}-{split}",
+        batches=functools.partial(iterate_uint8, os.fspath(dataset_path), split),
+    )
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Generated images in ~[-1, 1] -> uint8, as the original:
+    ``clip(x * 127.5 + 128, 0, 255)`` in float32, then truncation toward zero."""
+    scaled = np.asarray(images, np.float32) * np.float32(127.5) + np.float32(128)
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def generated_images(
+    generate_fn: Callable[[np.ndarray], np.ndarray],
+    *,
+    z_dim: int,
+    num_images: int,
+    batch_size: int,
+    seed: int,
+) -> Iterator[np.ndarray]:
+    """Yield uint8 batches of ``num_images`` generated images in total.
+
+    Latents are drawn from ``np.random.default_rng(seed)`` in sequence, so the images
+    are the same whatever ``batch_size`` is.
+    """
+    rng = np.random.default_rng(seed)
+    for start in range(0, num_images, batch_size):
+        z = rng.standard_normal((min(batch_size, num_images - start), z_dim), np.float32)
+        images = np.asarray(generate_fn(z))
+        yield images if images.dtype == np.uint8 else to_uint8(images)
+
+
+def accumulate_features(
+    batches: Iterable[np.ndarray],
+    feature_fn: FeatureFn,
+    stats: Sequence[FeatureStats],
+    *,
+    description: str = "features",
+    progress: bool = True,
+) -> None:
+    """Append the features of image batches to every ``stats`` until all are full.
+
+    One pass serves several statistics (e.g. the first 2k and all images): each keeps
+    the first ``max_items`` vectors; the pass stops when the largest is full or the
+    batches run out.
+    """
+    limits = [s.max_items for s in stats]
+    total = None if None in limits else max(limits)
+    with tqdm(total=total, desc=description, unit="img", disable=not progress) as bar:
+        for images in batches:
+            if total is not None:
+                images = images[: total - bar.n]
+            features = feature_fn(images)
+            for item in stats:
+                item.append(features)
+            bar.update(len(images))
+            if all(item.is_full() for item in stats):
+                break
+
+
+def evaluate_generator(
+    generate_fn: Callable[[np.ndarray], np.ndarray],
+    dataset: str | os.PathLike | RealImages,
+    metrics: Sequence[str],
+    *,
+    z_dim: int,
+    num_images: int | None = None,
+    batch_size: int = 64,
+    seed: int = 0,
+    split: str = "train",
+    inception_weights: str | os.PathLike | None = None,
+    feature_fn: FeatureFn | None = None,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Compute StyleGAN2-ADA metrics of a generator against a prepared data set.
+
+    Args:
+        generate_fn: latents float32 ``[N, z_dim]`` -> images NHWC, float in ~[-1, 1]
+            (converted by :func:`to_uint8`) or already uint8.
+        dataset: a prepared data set folder, or :class:`RealImages`.
+        metrics: protocol names (see :mod:`sfkeras.metrics.protocols`).
+        z_dim: latent size of the generator.
+        num_images: overrides every metric's generated count (and the real count of
+            those without ``_full``); for smoke tests, the protocol leaves it ``None``.
+        batch_size: images per generator and Inception batch.
+        seed: seed of the latents and of KID's subsets.
+        split: data set split of the real images.
+        inception_weights: a copy of ``default_1.pt`` (``evaluate.inception_weights``).
+        feature_fn: replaces the Inception (tests); real statistics are then not cached.
+        progress: show progress bars.
+
+    Returns:
+        ``{"fid2k": ..., "pr2k3_precision": ..., "pr2k3_recall": ...}`` (floats).
+    """
+    specs = [parse_metric(name) for name in metrics]
+    if num_images is not None:
+        specs = [dataclasses.replace(spec, num_gen=num_images) for spec in specs]
+    if not specs:
+        raise ValueError("no metrics requested")
+    real = dataset if isinstance(dataset, RealImages) else open_real_images(dataset, split)
+    cacheable = feature_fn is None
+    if feature_fn is None:
+        feature_fn = functools.partial(
+            inception_features, batch_size=batch_size, weights_path=inception_weights
+        )
+
+    generated = {spec.name: FeatureStats(spec.num_gen, spec.needs_all_features) for spec in specs}
+    images = generated_images(generate_fn, z_dim=z_dim, num_images=max(s.num_gen for s in specs),
+                              batch_size=batch_size, seed=seed)
+    accumulate_features(images, feature_fn, list(generated.values()),
+                        description="generated features", progress=progress)
+
+    reals: dict[int | None, FeatureStats] = {}  # by max_real
+    cache_files: dict[int | None, pathlib.Path] = {}
+    for max_real in dict.fromkeys(spec.max_real for spec in specs):
+        capture_all = any(s.needs_all_features for s in specs if s.max_real == max_real)
+        cache_file = _stats_cache_file(real, max_real, capture_all)
+        if cacheable and cache_file.is_file():
+            reals[max_real] = FeatureStats.load(cache_file)
+        else:
+            reals[max_real] = FeatureStats(max_real, capture_all)
+            cache_files[max_real] = cache_file
+    if cache_files:
+        accumulate_features(real.batches(batch_size), feature_fn,
+                            [reals[key] for key in cache_files],
+                            description="real features", progress=progress)
+        if cacheable:
+            for key, cache_file in cache_files.items():
+                reals[key].save(cache_file)
+
+    results: dict[str, float] = {}
+    for spec in specs:
+        results.update(_compute(spec, generated[spec.name], reals[spec.max_real], seed))
+    return results
+
+
+def _compute(spec: MetricSpec, gen: FeatureStats, real: FeatureStats, seed: int):
+    if spec.kind == "fid":
+        return {spec.name: frechet_distance(*gen.mean_cov(), *real.mean_cov())}
+    if spec.kind == "kid":
+        value = kernel_distance(gen.features(), real.features(), num_subsets=spec.num_subsets,
+                                max_subset_size=spec.max_subset_size, seed=seed)
+        return {spec.name: value}
+    precision, recall = precision_recall(real.features(), gen.features(),
+                                         nhood_size=spec.nhood_size)
+    return dict(zip(spec.result_keys(), (precision, recall), strict=True))
+
+
+def _stats_cache_file(real: RealImages, max_real: int | None, capture_all: bool) -> pathlib.Path:
+    count = "all" if max_real is None else str(max_real)
+    kind = "features" if capture_all else "meancov"
+    return cache_dir() / "gan-metrics" / f"{real.key}-{INCEPTION_ID}-{count}-{kind}.npz"

@@ -1,0 +1,101 @@
+"""Load a saved generator as the plain function the evaluator calls.
+
+Two formats are read here: a ``.keras`` file of a generator model (interface
+``G(z, truncation_psi=...) -> float images NHWC``, attribute ``G.z_dim``) and a
+SavedModel folder whose ``serving_default`` signature maps ``z`` to uint8 images.
+Training checkpoints are resolved to one of these by the caller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+from collections.abc import Callable
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorFn:
+    """A generator as :func:`~sfkeras.metrics.evaluate.evaluate_generator` calls it.
+
+    Attributes:
+        generate: latents float32 ``[N, z_dim]`` -> images NHWC (float in ~[-1, 1],
+            or uint8).
+        z_dim: latent size.
+    """
+
+    generate: Callable[[np.ndarray], object]
+    z_dim: int
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        return np.asarray(self.generate(z))
+
+
+def load_generator_fn(path: str | os.PathLike, truncation_psi: float = 1.0) -> GeneratorFn:
+    """Load a generator from a ``.keras`` file or a SavedModel folder.
+
+    Args:
+        path: ``<name>.keras`` (a model with ``z_dim`` and
+            ``call(z, truncation_psi=...)``), or a SavedModel folder with a
+            ``serving_default`` signature ``z [N, z_dim] -> uint8 images``.
+        truncation_psi: truncation applied by the generator (1: none). A SavedModel
+            whose signature has no ``truncation_psi`` input only supports 1 here (its
+            exported behaviour).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is neither, or lacks the expected interface.
+    """
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"generator not found: {path}")
+    if path.suffix == ".keras":
+        return _load_keras(path, truncation_psi)
+    if (path / "saved_model.pb").is_file():
+        return _load_saved_model(path, truncation_psi)
+    raise ValueError(f"{path}: expected a .keras file or a SavedModel folder (saved_model.pb)")
+
+
+def _load_keras(path: pathlib.Path, truncation_psi: float) -> GeneratorFn:
+    import keras
+
+    import sfkeras.models  # noqa: F401  (registers the generator classes for loading)
+
+    model = keras.saving.load_model(path, compile=False)
+    if not hasattr(model, "z_dim"):
+        raise ValueError(f"{path}: the model has no 'z_dim'; is it a sfkeras generator?")
+    return GeneratorFn(
+        generate=lambda z: keras.ops.convert_to_numpy(model(z, truncation_psi=truncation_psi)),
+        z_dim=int(model.z_dim),
+    )
+
+
+def _load_saved_model(path: pathlib.Path, truncation_psi: float) -> GeneratorFn:
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(os.fspath(path))
+    if "serving_default" not in loaded.signatures:
+        raise ValueError(f"{path}: the SavedModel has no 'serving_default' signature")
+    signature = loaded.signatures["serving_default"]
+    inputs = dict(signature.structured_input_signature[1])
+    psi_inputs = {"truncation_psi": tf.constant(truncation_psi, tf.float32)}
+    if "truncation_psi" not in inputs:
+        if truncation_psi != 1.0:
+            raise ValueError(f"{path}: serving_default has no 'truncation_psi' input, so it "
+                             f"runs as exported; cannot apply truncation_psi={truncation_psi}")
+        psi_inputs = {}
+    z_names = [name for name in inputs if name != "truncation_psi"]
+    if len(z_names) != 1 or inputs[z_names[0]].shape.rank != 2:
+        raise ValueError(f"{path}: serving_default must take one latent input [N, z_dim], "
+                         f"got {inputs}")
+    outputs = list(signature.structured_outputs)
+    if len(outputs) != 1:
+        raise ValueError(f"{path}: serving_default must return one image tensor, got {outputs}")
+
+    def generate(z: np.ndarray) -> np.ndarray:
+        result = signature(**{z_names[0]: tf.constant(z, tf.float32)}, **psi_inputs)
+        return result[outputs[0]].numpy()
+
+    return GeneratorFn(generate=generate, z_dim=int(inputs[z_names[0]].shape[1]))
