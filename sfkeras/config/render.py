@@ -19,6 +19,7 @@ class RenderConfig(Section):
         mixing_from_layer: first w index taken from the column seed.
         interpolation_seeds: latent keyframes of the animated GIF.
         interpolation_frames: frames between two keyframes.
+        attention_seed: seed of the image whose attention maps are drawn.
         attention_layer: index of the encoder layer whose attention maps are drawn.
         attention_pixels: query pixels ``[row, col]`` (in that layer's resolution).
     """
@@ -30,5 +31,16 @@ class RenderConfig(Section):
     mixing_from_layer: int = 2
     interpolation_seeds: tuple[int, ...] = (0, 1, 2, 3)
     interpolation_frames: int = 16
+    attention_seed: int = 0
     attention_layer: int = 0
     attention_pixels: tuple[tuple[int, ...], ...] = ((2, 2), (4, 5))
+
+    def validate(self) -> None:
+        if self.grid_seeds < 1:
+            self.fail("grid_seeds", "must be >= 1")
+        if self.interpolation_frames < 1:
+            self.fail("interpolation_frames", "must be >= 1")
+        if len(self.interpolation_seeds) < 2:
+            self.fail("interpolation_seeds", "needs at least two seeds")
+        if any(len(pixel) != 2 for pixel in self.attention_pixels):
+            self.fail("attention_pixels", "every entry must be [row, col]")

@@ -1,0 +1,59 @@
+"""Render stage: sample grid, truncation sweep, style mixing, interpolation, attention."""
+
+from __future__ import annotations
+
+import pathlib
+
+import keras
+from PIL import Image
+
+from sfkeras.config import RenderConfig
+from sfkeras.images import save_png
+from sfkeras.render import figures
+
+
+def save_gif(frames, path: pathlib.Path, frame_ms: int = 80) -> pathlib.Path:
+    """Write ``[T, H, W, 3]`` uint8 frames as a looping animated GIF."""
+    images = [Image.fromarray(frame) for frame in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
+    return path
+
+
+def render_all(config: RenderConfig, network: pathlib.Path,
+               out_dir: pathlib.Path) -> dict[str, pathlib.Path]:
+    """Render every figure of ``config`` from the generator in ``network`` (.keras).
+
+    Writes ``grid.png``, ``truncation.png``, ``style_mixing.png``, ``interpolation.gif``
+    and ``attention.png`` into ``out_dir``; returns their paths by name.
+    """
+    if not network.exists():
+        raise FileNotFoundError(f"{network}: no generator; run the train stage first "
+                                "(dvc repro train) or pass --network")
+    generator = keras.saving.load_model(network)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seeds = range(config.grid_seeds)
+    sweep_seeds = range(min(config.grid_seeds, 6))
+    outputs = {
+        "grid": save_png(figures.sample_grid(generator, seeds), out_dir / "grid.png"),
+        "truncation": save_png(
+            figures.truncation_sweep(generator, sweep_seeds, config.truncation_psis),
+            out_dir / "truncation.png"),
+        "style_mixing": save_png(
+            figures.style_mixing_grid(generator, config.mixing_row_seeds,
+                                      config.mixing_col_seeds, config.mixing_from_layer),
+            out_dir / "style_mixing.png"),
+        "interpolation": save_gif(
+            figures.interpolation(generator, config.interpolation_seeds,
+                                  config.interpolation_frames),
+            out_dir / "interpolation.gif"),
+        "attention": save_png(
+            figures.attention_overlay(generator, config.attention_seed, config.attention_layer,
+                                      config.attention_pixels),
+            out_dir / "attention.png"),
+    }
+    for name, path in outputs.items():
+        print(f"render: {name:13s} -> {path}")
+    return outputs
+
+
+__all__ = ["render_all", "save_gif"]

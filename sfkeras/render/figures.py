@@ -1,0 +1,128 @@
+"""The figures of the render stage, each a function of a generator and seeds.
+
+All figures use constant noise (``noise_mode="const"``, the original ``generate.py``
+default) so that a seed always gives the same picture. Images are uint8 NHWC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from keras import ops
+
+from sfkeras.images import image_grid, to_uint8, z_from_seeds
+
+NOISE_MODE = "const"
+
+
+def mapped_ws(generator, seeds: Sequence[int], truncation_psi: float = 1.0) -> np.ndarray:
+    """``ws [len(seeds), num_ws, w_dim]`` of the seeds' latents (see ``z_from_seeds``)."""
+    z = z_from_seeds(seeds, generator.z_dim)
+    return ops.convert_to_numpy(generator.mapping(z, truncation_psi=truncation_psi))
+
+
+def synthesize(generator, ws: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """uint8 images ``[N, H, W, C]`` of ``ws [N, num_ws, w_dim]``, in batches."""
+    batches = [
+        to_uint8(ops.convert_to_numpy(generator.synthesis(ws[i : i + batch_size],
+                                                          noise_mode=NOISE_MODE)))
+        for i in range(0, len(ws), batch_size)
+    ]
+    return np.concatenate(batches)
+
+
+def sample_grid(generator, seeds: Sequence[int], truncation_psi: float = 1.0) -> np.ndarray:
+    """A near-square grid of the seeds' images ``[rows*H, cols*W, C]``."""
+    images = synthesize(generator, mapped_ws(generator, seeds, truncation_psi))
+    return image_grid(images, columns=int(np.ceil(np.sqrt(len(seeds)))))
+
+
+def truncation_sweep(generator, seeds: Sequence[int], psis: Sequence[float]) -> np.ndarray:
+    """One row per seed, one column per truncation psi (``w_avg + psi (w - w_avg)``)."""
+    ws = np.stack([mapped_ws(generator, seeds, psi) for psi in psis], axis=1)
+    images = synthesize(generator, ws.reshape(-1, *ws.shape[2:]))
+    return image_grid(images, columns=len(psis))
+
+
+def style_mixing(generator, row_seeds: Sequence[int], col_seeds: Sequence[int],
+                 from_layer: int) -> np.ndarray:
+    """Mixed images ``[rows, cols, H, W, C]``: row seed's ws before ``from_layer``, the
+    column seed's from ``from_layer`` on (coarse styles from rows, fine from columns).
+
+    ``from_layer = 0`` reproduces the column images and ``from_layer = num_ws`` the
+    row images.
+    """
+    if not 0 <= from_layer <= generator.num_ws:
+        raise ValueError(f"render.mixing_from_layer must be in [0, {generator.num_ws}] "
+                         f"(the generator has {generator.num_ws} ws), got {from_layer}")
+    row_ws, col_ws = mapped_ws(generator, row_seeds), mapped_ws(generator, col_seeds)
+    mixed = np.repeat(row_ws[:, None], len(col_seeds), axis=1)
+    mixed[:, :, from_layer:] = col_ws[None, :, from_layer:]
+    images = synthesize(generator, mixed.reshape(-1, *row_ws.shape[1:]))
+    return images.reshape(len(row_seeds), len(col_seeds), *images.shape[1:])
+
+
+def style_mixing_grid(generator, row_seeds: Sequence[int], col_seeds: Sequence[int],
+                      from_layer: int) -> np.ndarray:
+    """The classic figure: column parents on top, row parents on the left, mixes inside."""
+    mixed = style_mixing(generator, row_seeds, col_seeds, from_layer)
+    rows = synthesize(generator, mapped_ws(generator, row_seeds))
+    cols = synthesize(generator, mapped_ws(generator, col_seeds))
+    blank = np.zeros_like(rows[:1])
+    cells = [blank, cols] + [np.concatenate([rows[i : i + 1], mixed[i]]) for i in range(len(rows))]
+    return image_grid(np.concatenate(cells), columns=len(col_seeds) + 1)
+
+
+def interpolation(generator, seeds: Sequence[int], frames_per_step: int) -> np.ndarray:
+    """A looping walk through W: linear between the seeds' ws, back to the first.
+
+    Returns ``[len(seeds) * frames_per_step, H, W, C]`` uint8 frames.
+    """
+    ws = mapped_ws(generator, seeds)
+    targets = np.roll(ws, -1, axis=0)
+    steps = np.arange(frames_per_step, dtype=np.float32) / frames_per_step
+    path = ws[:, None] + steps[None, :, None, None] * (targets - ws)[:, None]
+    return synthesize(generator, path.reshape(-1, *ws.shape[1:]))
+
+
+def attention_overlay(generator, seed: int, layer_index: int,
+                      pixels: Sequence[Sequence[int]]) -> np.ndarray:
+    """Attention maps of one encoder layer, overlaid on the image (paper, Appendix B).
+
+    One row per query pixel ``(row, col)`` (in the layer's own resolution): the image
+    with the query marked, then one panel per head showing where that query attends.
+
+    Returns:
+        ``[len(pixels) * H, (heads + 1) * W, 3]`` uint8.
+    """
+    ws = mapped_ws(generator, [seed])
+    image = synthesize(generator, ws)[0]
+    attention = ops.convert_to_numpy(
+        generator.synthesis.attention_maps(ws, layer_index, noise_mode=NOISE_MODE))[0]
+    heads, queries, keys = attention.shape
+    resolution = int(round(np.sqrt(queries)))
+    if keys != queries:
+        raise ValueError(f"render.attention_layer {layer_index} uses Linformer: it attends to "
+                         f"{keys} projected tokens, not pixels; choose a layer below "
+                         "generator.linformer_min_resolution")
+    scale = image.shape[0] // resolution
+    panels = []
+    for row, col in pixels:
+        if not (0 <= row < resolution and 0 <= col < resolution):
+            raise ValueError(f"render.attention_pixels: ({row}, {col}) is outside the "
+                             f"{resolution}x{resolution} map of layer {layer_index}")
+        marked = image.copy()
+        marked[row * scale : (row + 1) * scale, col * scale : (col + 1) * scale] = (255, 0, 0)
+        maps = attention[:, row * resolution + col].reshape(heads, resolution, resolution)
+        panels.append(marked)
+        panels.extend(_heat_overlay(image, m, scale) for m in maps)
+    return image_grid(np.stack(panels), columns=heads + 1)
+
+
+def _heat_overlay(image: np.ndarray, weights: np.ndarray, scale: int) -> np.ndarray:
+    """Blend a red-yellow heat map of ``weights [r, r]`` (scaled to its max) over ``image``."""
+    heat = np.kron(weights / max(float(weights.max()), 1e-12), np.ones((scale, scale)))[..., None]
+    colour = np.concatenate([np.ones_like(heat), heat, np.zeros_like(heat)], axis=-1) * 255
+    grey = image.mean(axis=-1, keepdims=True) * 0.5
+    return np.clip(grey * (1 - heat) + colour * heat, 0, 255).astype(np.uint8)
