@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import PIL.Image
+import tensorflow_datasets as tfds
 
 from sfkeras.config.data import DataConfig, FolderSourceConfig, ShapesSourceConfig
 from sfkeras.config.data import TfdsSourceConfig
@@ -100,8 +101,6 @@ class TfdsSource(Source):
     """A TFDS data set; its ``splits`` form ``train`` and its ``test_splits`` form ``test``."""
 
     def __init__(self, config: TfdsSourceConfig):
-        import tensorflow_datasets as tfds
-
         self._config = config
         try:
             self._builder = tfds.builder(config.name, data_dir=config.data_dir)
@@ -119,22 +118,33 @@ class TfdsSource(Source):
                     + (f" --data_dir {config.data_dir}`" if config.data_dir else "`")
                     + " yourself")
             self._builder.download_and_prepare()
-        available = set(self._builder.info.splits)
+        available = set(self._builder.info.splits)  # empty if TFDS does not list them
         for split in (*config.splits, *config.test_splits):
-            if split not in available:
+            if available and split not in available:
                 raise DataError(f"TFDS data set {config.name!r} has no split {split!r}; "
                                 f"available: {sorted(available)}")
         self._groups = {"train": config.splits, "test": config.test_splits}
+        if config.label_key is not None:
+            self.label_names = self._class_names(config.label_key)
+
+    def _class_names(self, key: str) -> tuple[str, ...]:
+        features = self._builder.info.features
+        feature = features[key] if features is not None and key in features.keys() else None
+        if not isinstance(feature, tfds.features.ClassLabel):
+            raise DataError(f"data.tfds.label_key: {self._config.name!r} has no class-label "
+                            f"feature {key!r}; set label_key: null or name one")
+        return tuple(feature.names)
 
     def splits(self) -> tuple[str, ...]:
         return tuple(split for split, group in self._groups.items() if group)
 
-    def size_hint(self, split: str) -> int:
-        return sum(self._builder.info.splits[name].num_examples for name in self._groups[split])
+    def size_hint(self, split: str) -> int | None:
+        known = self._builder.info.splits
+        if not all(name in known for name in self._groups[split]):
+            return None
+        return sum(known[name].num_examples for name in self._groups[split])
 
     def images(self, split: str) -> Iterator[RawImage]:
-        import tensorflow_datasets as tfds
-
         config = self._config
         crop = crop_celeba_face if config.crop == "celeba" else (lambda image: image)
         for tfds_split in self._groups[split]:
