@@ -18,7 +18,7 @@ class DiscriminatorConfig(Section):
         channel_max: upper bound on channels.
         conv_clamp: clamp of conv outputs, ``null`` for none.
         mbstd_group_size: minibatch-stddev group (``min`` with the per-replica batch).
-        mbstd_channels: minibatch-stddev feature channels.
+        mbstd_channels: minibatch-stddev feature channels (0 disables the layer).
     """
 
     architecture: Literal["orig", "skip", "resnet"] = "resnet"
@@ -29,6 +29,8 @@ class DiscriminatorConfig(Section):
     mbstd_channels: int = 1
 
     def validate(self) -> None:
-        for name in ("channel_base", "channel_max", "mbstd_group_size", "mbstd_channels"):
+        for name in ("channel_base", "channel_max", "mbstd_group_size"):
             if getattr(self, name) < 1:
                 self.fail(name, "must be a positive integer")
+        if self.mbstd_channels < 0:
+            self.fail("mbstd_channels", "must be >= 0 (0 disables minibatch stddev)")

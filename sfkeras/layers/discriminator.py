@@ -197,6 +197,8 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         batch, height, width, _ = x_shape
         if self.fromrgb is not None:
             self.fromrgb.build(img_shape)
+        if self.mbstd is not None:
+            self.mbstd.build(x_shape)
         conv_shape = (batch, height, width, self.channels + self.mbstd_channels)
         self.conv.build(conv_shape)
         self.fc.build((batch, height * width * self.channels))
