@@ -142,7 +142,8 @@ class ModulatedEncoderLayer(keras.layers.Layer):
             value = ops.einsum("ks,nsc->nkc", self.token_projection, value)
 
         attended, attention = self._attention(query, key, value)
-        out = (ops.matmul(attended, self.output_kernel) * demodulation(s2, self.output_kernel)[:, None]
+        out = (ops.matmul(attended, self.output_kernel)
+               * demodulation(s2, self.output_kernel)[:, None]
                + ops.matmul(skip, self.skip_kernel) * demodulation(s2, self.skip_kernel)[:, None])
         out = out + self._noise(ops.shape(x)[0], noise_mode)
         out = bias_act(out, self.bias, activation="lrelu", gain=1.0, clamp=self.conv_clamp)

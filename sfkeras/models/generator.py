@@ -12,7 +12,7 @@ from keras import ops
 from sfkeras.config.generator import GeneratorConfig
 from sfkeras.layers.attention import check_noise_mode
 from sfkeras.layers.mapping import MappingNetwork
-from sfkeras.layers.styleformer_stage import BlockOutput, StyleformerStage, exhaust
+from sfkeras.layers.styleformer_stage import BlockOutput, StyleformerStage
 from sfkeras.layers.stylegan2 import StyleGAN2Stage
 
 
