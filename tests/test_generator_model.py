@@ -1,4 +1,4 @@
-"""The Generator model: presets at real size, saving, training mode, config errors, weight import."""
+"""The Generator model: real-size presets, saving, training mode, config errors, import."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from sfkeras.config import ConfigError, GeneratorConfig, PRESETS, config_from_params
+from sfkeras.config import PRESETS, ConfigError, GeneratorConfig, config_from_params
 from sfkeras.convert.common import WeightImportError, transpose
 from sfkeras.convert.generator import (
     generator_config_from_official,
