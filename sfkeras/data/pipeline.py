@@ -139,8 +139,8 @@ def _records(
     names = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:  # the same order in every pipeline, so that sharding by record stays disjoint
         names = names.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    records = names.interleave(
-        tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
+    records = names.interleave(  # without shuffling, one shard after the other
+        tf.data.TFRecordDataset, cycle_length=min(len(files), 4) if shuffle else 1,
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return records if by_file else records.shard(num_pipelines, pipeline_id)
 

@@ -21,8 +21,12 @@ import numpy as np
 import PIL.Image
 import tensorflow_datasets as tfds
 
-from sfkeras.config.data import DataConfig, FolderSourceConfig, ShapesSourceConfig
-from sfkeras.config.data import TfdsSourceConfig
+from sfkeras.config.data import (
+    DataConfig,
+    FolderSourceConfig,
+    ShapesSourceConfig,
+    TfdsSourceConfig,
+)
 from sfkeras.data.errors import DataError
 from sfkeras.data.images import crop_celeba_face
 from sfkeras.data.shapes import shape_image
