@@ -1,0 +1,84 @@
+"""Training logs: progress line, dvclive metrics, TensorBoard summaries, sample grids.
+
+Scalars are logged with the training progress in kimg as step, to dvclive
+(``out_dir/log/dvclive``: ``metrics.json`` and ``plots/metrics/<name>.tsv``, which
+``dvc plots`` reads) and to TensorBoard (``out_dir/log/tensorboard``). dvclive is
+told not to touch the project's ``dvc.yaml`` nor to save DVC experiments.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+from collections.abc import Mapping
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+
+class TrainingLogger:
+    """Writes the scalars of a run; only the chief process should create one.
+
+    Args:
+        log_dir: ``out_dir/log``.
+        total_kimg: training length, for the progress line.
+        resume: append to existing logs (a resumed run).
+    """
+
+    def __init__(self, log_dir: str | pathlib.Path, *, total_kimg: float, resume: bool):
+        from dvclive import Live
+        from tqdm import tqdm
+
+        self.log_dir = pathlib.Path(log_dir)
+        self.live = Live(str(self.log_dir / "dvclive"), resume=resume, save_dvc_exp=False,
+                         dvcyaml=False)
+        self.writer = tf.summary.create_file_writer(str(self.log_dir / "tensorboard"))
+        self.progress = tqdm(total=total_kimg, unit="kimg", dynamic_ncols=True,
+                             bar_format="{l_bar}{bar}| {n:.1f}/{total:.0f} kimg {postfix}")
+
+    def log(self, kimg: float, scalars: Mapping[str, float]) -> None:
+        """Record ``scalars`` (e.g. ``loss/G``, ``augment/p``, ``sec_per_kimg``) at ``kimg``."""
+        self.live.step = round(kimg, 3)
+        for name, value in scalars.items():
+            self.live.log_metric(name, float(value))
+        with self.writer.as_default(step=round(kimg * 1000)):
+            for name, value in scalars.items():
+                tf.summary.scalar(name, float(value))
+        self.writer.flush()
+        self.live.make_summary()
+
+    def update_progress(self, kimg: float, scalars: Mapping[str, float]) -> None:
+        """Advance the progress line to ``kimg`` and show ``scalars`` on it."""
+        self.progress.update(kimg - self.progress.n)
+        self.progress.set_postfix({name: f"{value:.4g}" for name, value in scalars.items()},
+                                  refresh=True)
+
+    def close(self) -> None:
+        self.progress.close()
+        self.writer.close()
+        self.live.end()
+
+
+def image_grid(images: np.ndarray) -> np.ndarray:
+    """``[N, H, W, C]`` images in [-1, 1] -> one uint8 grid ``[rows*H, cols*W, C]``.
+
+    Converted as the metrics do: ``clip(x * 127.5 + 128, 0, 255)``, truncated.
+    """
+    images = np.clip(np.asarray(images) * 127.5 + 128, 0, 255).astype(np.uint8)
+    count, height, width, channels = images.shape
+    cols = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / cols)
+    grid = np.zeros((rows * height, cols * width, channels), np.uint8)
+    for index, image in enumerate(images):
+        row, col = divmod(index, cols)
+        grid[row * height:(row + 1) * height, col * width:(col + 1) * width] = image
+    return grid
+
+
+def save_image_grid(images: np.ndarray, path: str | pathlib.Path) -> None:
+    """Write ``images`` (``[N, H, W, C]`` in [-1, 1]) as one PNG grid."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid = image_grid(images)
+    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)

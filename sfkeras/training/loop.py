@@ -1,0 +1,479 @@
+"""The StyleGAN2-ADA training loop for Styleformer under ``tf.distribute``.
+
+One minibatch ("step") runs the original's phases in order, each with its own
+latents and the same real images, each followed by its own Adam step:
+
+    ``Gmain`` (every step), ``Greg`` (path length; every ``g_reg_interval`` steps,
+    only when ``pl_weight > 0``), ``Dmain`` (every step), ``Dreg`` (R1; every
+    ``d_reg_interval`` steps, loss scaled by the interval).
+
+then the generator EMA, ``cur_nimg += batch``, and the ADA update of p. Which phases
+run is a function of the step index (:func:`phases_at`). All randomness of a step
+(latents, style-mixing cutoff, path-length noise) is drawn statelessly from
+``(train.seed, step)``; latents are drawn for the global batch and sliced per
+replica, so a step computes the same update on any number of replicas. Each
+replica's loss is ``sum(per-sample loss) / global_batch`` and the optimisers sum
+gradients over replicas, so the update is that of the global-batch mean.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import pathlib
+import time
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from sfkeras.config import Config
+from sfkeras.training.checkpoint import TrainingCheckpoint
+from sfkeras.training.distribute import is_chief, per_replica_batch, select_strategy
+from sfkeras.training.ema import ema_beta, update_ema
+from sfkeras.training.logging import TrainingLogger, save_image_grid
+from sfkeras.training.loss import LossSettings, StyleGAN2Loss
+from sfkeras.training.optim import build_lazy_adam
+
+#: The training phases, in the order a step runs them.
+PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
+
+#: Seeds of the latents of the sample grids (``np.random.RandomState(seed).randn``).
+SAMPLE_SEEDS = tuple(range(64))
+
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A training loss became NaN or infinite; the last checkpoint is kept as it was."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StepPhases:
+    """Which optional phases a step runs (``Gmain`` and ``Dmain`` always run).
+
+    Attributes:
+        generator_reg: ``Greg`` (path-length regularisation).
+        discriminator_reg: ``Dreg`` (R1 regularisation).
+    """
+
+    generator_reg: bool
+    discriminator_reg: bool
+
+
+def phases_at(step: int, train) -> StepPhases:
+    """The phases of step ``step`` (0-based) under the ``train`` recipe."""
+    return StepPhases(
+        generator_reg=train.pl_weight > 0 and step % train.g_reg_interval == 0,
+        discriminator_reg=train.r1_gamma > 0 and step % train.d_reg_interval == 0,
+    )
+
+
+def model_config_dict(config: Config) -> dict:
+    """The model-defining configuration stored beside checkpoints."""
+    return {"generator": config.generator.to_dict(),
+            "discriminator": config.discriminator.to_dict()}
+
+
+class Trainer:
+    """Networks, optimisers and the compiled training step of one run.
+
+    Args:
+        config: the whole configuration (``generator``, ``discriminator``,
+            ``augment`` and ``train`` sections are used).
+        strategy: distribution strategy; every variable is created in its scope.
+        noise_mode: synthesis noise while training (``random``; tests use ``const``).
+
+    Attributes:
+        generator, generator_ema, discriminator: the networks.
+        step: steps done (int64 variable); cur_nimg: real images shown so far.
+    """
+
+    def __init__(self, config: Config, strategy: tf.distribute.Strategy, *,
+                 noise_mode: str = "random"):
+        from sfkeras.models.discriminator import Discriminator
+        from sfkeras.models.generator import Generator
+
+        self.config = config
+        self.strategy = strategy
+        train = config.train
+        self.global_batch = train.batch_size
+        self.replica_batch = per_replica_batch(strategy, train.batch_size)
+        previous_policy = keras.config.dtype_policy()
+        if train.mixed_precision:
+            keras.config.set_dtype_policy("mixed_float16")
+        try:
+            with strategy.scope():
+                self.generator = Generator(config.generator, seed=train.seed, name="G")
+                self.generator_ema = Generator(config.generator, seed=train.seed, name="G_ema")
+                self.discriminator = Discriminator(
+                    config.generator.resolution, config.discriminator,
+                    img_channels=config.generator.img_channels, name="D")
+                self.discriminator.build((None, config.generator.resolution,
+                                          config.generator.resolution,
+                                          config.generator.img_channels))
+                self.generator_ema.set_weights(self.generator.get_weights())
+                self.augment, self.ada = _build_augmentation(config, self.global_batch)
+                self.g_optimizer = self._optimizer(train.g_lr, train.g_reg_interval, "G_adam",
+                                                   self.generator)
+                self.d_optimizer = self._optimizer(train.d_lr, train.d_reg_interval, "D_adam",
+                                                   self.discriminator)
+                self.loss = StyleGAN2Loss(
+                    self.generator, self.discriminator,
+                    LossSettings(r1_gamma=train.r1_gamma,
+                                 style_mixing_prob=train.style_mixing_prob,
+                                 pl_weight=train.pl_weight,
+                                 pl_batch_shrink=train.pl_batch_shrink,
+                                 pl_decay=train.pl_decay),
+                    augment=self.augment, noise_mode=noise_mode)
+                self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+                self.cur_nimg = tf.Variable(0, dtype=tf.int64, trainable=False, name="cur_nimg")
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+        self._compiled_steps: dict[StepPhases, Callable] = {}
+
+    def _optimizer(self, learning_rate, reg_interval, name, network):
+        train = self.config.train
+        optimizer = build_lazy_adam(learning_rate, train.betas, train.epsilon, reg_interval,
+                                    name=name)
+        if train.mixed_precision:
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{name}_scaled")
+        optimizer.build(network.trainable_variables)
+        return optimizer
+
+    def checkpoint_groups(self) -> dict[str, list]:
+        """Every variable of the run, by group, for :class:`TrainingCheckpoint`."""
+        state = [self.step, self.cur_nimg, self.loss.pl_mean]
+        if self.ada is not None:
+            state += self.ada.variables
+        elif self.augment is not None:
+            state += [self.augment.p]
+        return {
+            "generator": self.generator.variables,
+            "generator_ema": self.generator_ema.variables,
+            "discriminator": self.discriminator.variables,
+            "generator_optimizer": self.g_optimizer.variables,
+            "discriminator_optimizer": self.d_optimizer.variables,
+            "state": state,
+        }
+
+    def run_step(self, reals) -> dict[str, float]:
+        """One training step on a distributed batch of real images.
+
+        Returns:
+            The step's global-batch means: ``loss/G``, ``loss/D`` and, when their
+            phases ran, ``loss/r1_penalty``, ``loss/pl_penalty``; ``augment/p``.
+        """
+        phases = phases_at(int(self.step.numpy()), self.config.train)
+        if phases not in self._compiled_steps:
+            self._compiled_steps[phases] = tf.function(
+                lambda batch: self._distributed_step(batch, phases))
+        stats = self._compiled_steps[phases](reals)
+        return {name: float(value) for name, value in stats.items()}
+
+    # -- the compiled step ----------------------------------------------------------
+
+    def _distributed_step(self, reals, phases: StepPhases) -> dict[str, tf.Tensor]:
+        train = self.config.train
+        sums = self.strategy.run(self._replica_step, args=(reals, phases))
+        sums = {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                for name, value in sums.items()}
+        update_ema(self.generator_ema, self.generator,
+                   ema_beta(self.global_batch, self.cur_nimg, train.ema_kimg, train.ema_rampup))
+        self.cur_nimg.assign_add(self.global_batch)
+        self.step.assign_add(1)
+        if self.ada is not None:
+            self.ada.update(sums.pop("real_sign_sum"), sums.pop("real_count"), self.step)
+        else:
+            sums.pop("real_sign_sum"), sums.pop("real_count")
+        stats = {"loss/G": sums["loss/G"] / self.global_batch,
+                 "loss/D": sums["loss/D"] / self.global_batch}
+        if phases.discriminator_reg:
+            stats["loss/r1_penalty"] = sums["loss/r1_penalty"] / self.global_batch
+        if phases.generator_reg:
+            stats["loss/pl_penalty"] = sums["loss/pl_penalty"] / (
+                self.global_batch // train.pl_batch_shrink)
+        if self.augment is not None:
+            stats["augment/p"] = tf.identity(self.augment.p)
+        return stats
+
+    def _replica_step(self, reals, phases: StepPhases) -> dict[str, tf.Tensor]:
+        """All phases of one step on this replica's share of the batch."""
+        step_seed = tf.random.experimental.stateless_fold_in(
+            tf.constant([self.config.train.seed, 0], tf.int64), self.step)
+        seeds = tf.random.experimental.stateless_split(step_seed, 4)
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        active = ["Gmain"] + ["Greg"] * phases.generator_reg + ["Dmain"] \
+            + ["Dreg"] * phases.discriminator_reg
+        sums, signs = {}, []
+        for phase in active:
+            index = PHASES.index(phase)
+            # Greg's path-length noise differs per replica; everything else is sliced
+            # from the global batch's randomness.
+            seed = seeds[index] if phase != "Greg" else \
+                tf.random.experimental.stateless_fold_in(seeds[index], replica)
+            stats, grads = self.phase_gradients(
+                phase, self._latents(seeds[index], replica), reals, seed)
+            optimizer, network = (self.g_optimizer, self.generator) if phase.startswith("G") \
+                else (self.d_optimizer, self.discriminator)
+            optimizer.apply(grads, network.trainable_variables)
+            if "real_logits" in stats:
+                signs.append(tf.sign(stats.pop("real_logits")))
+            sums.update(stats)
+        signs = tf.concat(signs, axis=0)
+        sums["real_sign_sum"] = tf.reduce_sum(signs)
+        sums["real_count"] = tf.cast(tf.size(signs), tf.float32)
+        return sums
+
+    def phase_gradients(
+        self, phase: str, z: tf.Tensor, reals: tf.Tensor, seed: tf.Tensor
+    ) -> tuple[dict[str, tf.Tensor], list[tf.Tensor]]:
+        """Loss statistics and weight gradients of one phase on one replica.
+
+        The objective is the phase's per-sample loss summed over this replica's
+        samples, divided by the global batch (``batch // pl_batch_shrink`` for
+        ``Greg``) and multiplied by the phase's lazy-regularisation interval
+        (``Greg``, ``Dreg``): summed over replicas, the original's mean times gain.
+        Non-finite gradient entries are replaced as the original does (NaN -> 0,
+        +-inf -> +-1e5); with mixed precision the loss-scale optimiser handles them.
+
+        Args:
+            phase: ``Gmain``, ``Greg``, ``Dmain`` or ``Dreg``.
+            z: this replica's latents ``[replica_batch, z_dim]`` (unused by ``Dreg``).
+            reals: this replica's real images ``[replica_batch, H, W, C]``.
+            seed: int ``[2]`` seed of the phase's other randomness.
+
+        Returns:
+            ``stats``: sums over this replica's samples (``loss/G``, ``loss/D``,
+            ``loss/pl_penalty``, ``loss/r1_penalty``) and ``real_logits`` (Dmain,
+            Dreg); ``grads``: one per trainable weight of the phase's network.
+        """
+        train = self.config.train
+        network = self.generator if phase.startswith("G") else self.discriminator
+        optimizer = self.g_optimizer if phase.startswith("G") else self.d_optimizer
+        with tf.GradientTape() as tape:
+            if phase == "Gmain":
+                loss, _ = self.loss.generator_main(z, seed)
+                stats = {"loss/G": tf.reduce_sum(loss)}
+                objective = tf.reduce_sum(loss) / self.global_batch
+            elif phase == "Greg":
+                loss = self.loss.generator_path_length(z, seed)
+                stats = {"loss/pl_penalty": tf.reduce_sum(loss) / train.pl_weight}
+                objective = tf.reduce_sum(loss) * train.g_reg_interval / (
+                    self.global_batch // train.pl_batch_shrink)
+            elif phase == "Dmain":
+                loss, real_logits = self.loss.discriminator_main(z, reals, seed)
+                stats = {"loss/D": tf.reduce_sum(loss), "real_logits": real_logits}
+                objective = tf.reduce_sum(loss) / self.global_batch
+            elif phase == "Dreg":
+                loss, penalty, real_logits = self.loss.discriminator_r1(reals)
+                stats = {"loss/r1_penalty": tf.reduce_sum(penalty), "real_logits": real_logits}
+                objective = tf.reduce_sum(loss) * train.d_reg_interval / self.global_batch
+            else:
+                raise ValueError(f"unknown phase {phase!r}; choose one of {PHASES}")
+            if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                objective = optimizer.scale_loss(objective)
+        # Weights that do not reach the objective (D's output bias in R1) get zero
+        # gradients, as in the original, so that Adam still steps their moments.
+        variables = network.trainable_variables
+        grads = tape.gradient(objective, variables)
+        grads = [tf.zeros(v.shape, v.dtype) if g is None else g
+                 for v, g in zip(variables, grads, strict=True)]
+        if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            grads = [_nan_to_num(g) for g in grads]
+        return stats, grads
+
+    def _latents(self, seed, replica) -> tf.Tensor:
+        """This replica's slice of the step's global latents ``[replica_batch, z_dim]``."""
+        z = tf.random.stateless_normal([self.global_batch, self.config.generator.z_dim], seed)
+        return z[replica * self.replica_batch:(replica + 1) * self.replica_batch]
+
+
+def _nan_to_num(gradient: tf.Tensor) -> tf.Tensor:
+    """``torch.nan_to_num(g, nan=0, posinf=1e5, neginf=-1e5)``."""
+    gradient = tf.where(tf.math.is_nan(gradient), tf.zeros_like(gradient), gradient)
+    return tf.where(tf.math.is_inf(gradient), tf.sign(gradient) * 1e5, gradient)
+
+
+def _build_augmentation(config: Config, global_batch: int):
+    """The augmentation pipe and ADA controller of ``config.augment`` (or ``None``)."""
+    if config.augment.mode == "noaug":
+        return None, None
+    from sfkeras.training.ada import AdaController
+    from sfkeras.training.augment import AugmentPipe
+
+    pipe = AugmentPipe.from_config(config.augment)
+    ada = AdaController(pipe, config.augment, global_batch) if config.augment.mode == "ada" \
+        else None
+    return pipe, ada
+
+
+#: Training phase of each logged loss (named in non-finite-loss errors).
+_PHASE_OF_STAT = {"loss/G": "Gmain", "loss/pl_penalty": "Greg", "loss/D": "Dmain",
+                  "loss/r1_penalty": "Dreg"}
+
+
+def train(
+    config: Config,
+    *,
+    dataset_path: str | pathlib.Path,
+    out_dir: str | pathlib.Path,
+    resume: bool = True,
+    max_steps: int | None = None,
+) -> Trainer:
+    """Train on the prepared data set at ``dataset_path``, writing to ``out_dir``.
+
+    ``out_dir`` receives ``checkpoints/`` (with ``model_config.json``), ``log/``
+    (dvclive and TensorBoard), ``samples/`` (G_ema grids) and ``G_ema.keras``.
+
+    Args:
+        config: the whole configuration.
+        dataset_path: ``data/prepared/<data.name>``.
+        out_dir: run folder.
+        resume: continue from the newest checkpoint in ``out_dir/checkpoints``.
+        max_steps: stop after this many steps of this call (``None``: at ``train.kimg``).
+
+    Returns:
+        The trainer, holding the trained networks.
+    """
+    from sfkeras.data import load
+
+    train_config = config.train
+
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        return load(dataset_path, "train",
+                    batch_size=train_config.batch_size,
+                    shuffle=True, mirror=train_config.mirror, repeat=True,
+                    seed=train_config.seed, input_context=context)
+
+    return run_training(config, dataset_fn, out_dir, resume=resume, max_steps=max_steps,
+                        metrics_dataset_path=dataset_path)
+
+
+def run_training(
+    config: Config,
+    dataset_fn: Callable[[tf.distribute.InputContext], tf.data.Dataset],
+    out_dir: str | pathlib.Path,
+    *,
+    resume: bool = True,
+    max_steps: int | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+    noise_mode: str = "random",
+    metrics_dataset_path: str | pathlib.Path | None = None,
+) -> Trainer:
+    """:func:`train` on any stream of real images.
+
+    Args:
+        dataset_fn: input context -> repeated dataset of per-replica batches of real
+            images ``[B, H, W, C]`` in [-1, 1]. On resume at step ``s`` its first
+            ``s`` batches are skipped, so the resumed run sees the same data as an
+            uninterrupted one.
+        strategy: overrides ``train.strategy`` (tests pass logical devices).
+        noise_mode: synthesis noise while training.
+        metrics_dataset_path: real data for ``train.metrics_kimg`` evaluations.
+    """
+    train_config = config.train
+    out_dir = pathlib.Path(out_dir)
+    strategy = strategy or select_strategy(train_config.strategy)
+    trainer = Trainer(config, strategy, noise_mode=noise_mode)
+    chief = is_chief()
+    checkpoint = TrainingCheckpoint(out_dir / "checkpoints", trainer.checkpoint_groups(),
+                                    model_config_dict(config),
+                                    keep=train_config.keep_checkpoints, is_chief=chief)
+    resumed = resume and checkpoint.restore_latest() is not None
+    start_step = int(trainer.step.numpy())
+    batches = iter(strategy.distribute_datasets_from_function(
+        lambda context: dataset_fn(context).skip(start_step)))
+    logger = TrainingLogger(out_dir / "log", total_kimg=train_config.kimg,
+                            resume=resumed) if chief else None
+    try:
+        _training_loop(trainer, batches, checkpoint, logger, out_dir, max_steps,
+                       metrics_dataset_path)
+    finally:
+        if logger is not None:
+            logger.close()
+    if chief:
+        trainer.generator_ema.save(out_dir / "G_ema.keras")
+    return trainer
+
+
+def _training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
+                   logger: TrainingLogger | None, out_dir: pathlib.Path,
+                   max_steps: int | None, metrics_dataset_path) -> None:
+    train_config = trainer.config.train
+    total_nimg = train_config.kimg * 1000
+    nimg = int(trainer.cur_nimg.numpy())
+    window: dict[str, list[float]] = {}
+    tick_time, tick_nimg = time.perf_counter(), nimg
+    steps = 0
+    saved_at = nimg if checkpoint.latest else -1
+    while nimg < total_nimg and (max_steps is None or steps < max_steps):
+        step = int(trainer.step.numpy())
+        stats = trainer.run_step(next(batches))
+        _check_finite(stats, step, checkpoint.latest)
+        steps += 1
+        previous, nimg = nimg, int(trainer.cur_nimg.numpy())
+        for name, value in stats.items():
+            window.setdefault(name, []).append(value)
+        if _crossed(previous, nimg, train_config.checkpoint_kimg):
+            checkpoint.save(step + 1)
+            saved_at = nimg
+        if logger is None:
+            continue
+        means = {name: float(np.mean(values)) for name, values in window.items()}
+        logger.update_progress(nimg / 1000, means)
+        if _crossed(previous, nimg, train_config.log_kimg) or nimg >= total_nimg:
+            now = time.perf_counter()
+            means["timing/sec_per_kimg"] = (now - tick_time) / max(nimg - tick_nimg, 1) * 1000
+            logger.log(nimg / 1000, means)
+            window, tick_time, tick_nimg = {}, now, nimg
+        if _crossed(previous, nimg, train_config.snapshot_kimg) or nimg >= total_nimg:
+            save_image_grid(sample_images(trainer.generator_ema),
+                            out_dir / "samples" / f"fakes{nimg // 1000:06d}.png")
+        if train_config.metrics_kimg > 0 and metrics_dataset_path is not None and (
+                _crossed(previous, nimg, train_config.metrics_kimg) or nimg >= total_nimg):
+            logger.log(nimg / 1000, _evaluate(trainer, metrics_dataset_path))
+    if saved_at != nimg:
+        checkpoint.save(int(trainer.step.numpy()))
+
+
+def sample_images(generator, seeds=SAMPLE_SEEDS, batch_size: int = 16) -> np.ndarray:
+    """Images ``[len(seeds), H, W, C]`` in [-1, 1] of ``generator`` (constant noise).
+
+    The latent of seed ``s`` is ``np.random.RandomState(s).randn(z_dim)``.
+    """
+    z = np.stack([np.random.RandomState(s).randn(generator.z_dim) for s in seeds])
+    images = [generator(z[i:i + batch_size].astype(np.float32), noise_mode="const")
+              for i in range(0, len(z), batch_size)]
+    return np.concatenate([np.asarray(keras.ops.convert_to_numpy(x), np.float32)
+                           for x in images])
+
+
+def _evaluate(trainer: Trainer, dataset_path) -> dict[str, float]:
+    from sfkeras.metrics.evaluate import evaluate_generator
+
+    generator = trainer.generator_ema
+
+    def generate(z):
+        return generator(z, noise_mode="const")
+
+    results = evaluate_generator(generate, dataset_path, trainer.config.evaluate.metrics)
+    return {f"metrics/{name}": float(value) for name, value in results.items()}
+
+
+def _check_finite(stats: dict[str, float], step: int, last_checkpoint: str | None) -> None:
+    bad = {name: value for name, value in stats.items() if not math.isfinite(value)}
+    if bad:
+        details = ", ".join(f"{name} = {value} in phase {_PHASE_OF_STAT.get(name, '?')}"
+                            for name, value in bad.items())
+        kept = f"the last checkpoint {last_checkpoint} is intact" if last_checkpoint \
+            else "no checkpoint was written yet"
+        raise NonFiniteLossError(f"non-finite loss at step {step}: {details}. Training "
+                                 f"stopped; {kept}. Lower the learning rates or raise "
+                                 "r1_gamma, then resume.")
+
+
+def _crossed(previous_nimg: int, nimg: int, every_kimg: float) -> bool:
+    """Whether a multiple of ``every_kimg`` lies in ``(previous_nimg, nimg]``."""
+    every = every_kimg * 1000
+    return math.floor(nimg / every) > math.floor(previous_nimg / every)

@@ -1,0 +1,153 @@
+"""StyleGAN2-ADA's losses: non-saturating logistic GAN loss, R1 and path length.
+
+Every loss here is returned **per sample** (shape ``[N]``); the training loop sums
+and divides by the global batch (so replicas average correctly) and multiplies by
+the lazy-regularisation interval. Randomness is stateless: each call takes a
+``seed`` (int32 ``[2]``) derived from the step, so a step is a pure function of the
+state it starts from (resumable and identical on every replica count).
+
+Phases (the original's ``accumulate_gradients``):
+    * ``Gmain``: ``softplus(-D(aug(G(z))))``.
+    * ``Greg``: path-length penalty ``pl_weight * (|J^T y| - pl_mean)^2`` on
+      ``batch / pl_batch_shrink`` samples (only when ``pl_weight > 0``).
+    * ``Dmain``: ``softplus(D(aug(G(z)))) + softplus(-D(aug(x)))``.
+    * ``Dreg``: R1, ``(r1_gamma / 2) * |d D(aug(x)) / d x|^2`` on the real images
+      (gradients flow through the augmentation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import tensorflow as tf
+
+ImageFn = Callable[[tf.Tensor], tf.Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class LossSettings:
+    """Loss hyper-parameters (the ``train`` section's recipe values).
+
+    Attributes:
+        r1_gamma: R1 weight (the penalty is multiplied by ``r1_gamma / 2``).
+        style_mixing_prob: probability of mixing two latents in a minibatch.
+        pl_weight: path-length weight (0 = off).
+        pl_batch_shrink: path-length batch is ``batch // pl_batch_shrink``.
+        pl_decay: decay of the path-length running mean.
+    """
+
+    r1_gamma: float
+    style_mixing_prob: float = 0.0
+    pl_weight: float = 0.0
+    pl_batch_shrink: int = 2
+    pl_decay: float = 0.01
+
+
+class StyleGAN2Loss:
+    """The four training phases' losses for a generator ``G`` and discriminator ``D``.
+
+    Args:
+        generator: ``Generator`` with ``mapping(z, update_w_avg=...)`` and
+            ``synthesis(ws, noise_mode=...)``.
+        discriminator: maps NHWC images in [-1, 1] to logits ``[N, 1]``.
+        settings: loss hyper-parameters.
+        augment: applied to every image D sees (``None``: no augmentation).
+        noise_mode: synthesis noise during training (``random``; ``const`` in tests).
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        settings: LossSettings,
+        *,
+        augment: ImageFn | None = None,
+        noise_mode: str = "random",
+    ):
+        self.generator = generator
+        self.discriminator = discriminator
+        self.settings = settings
+        self.augment = augment
+        self.noise_mode = noise_mode
+        self.pl_mean = tf.Variable(0.0, trainable=False, name="pl_mean",
+                                   aggregation=tf.VariableAggregation.MEAN)
+
+    def run_generator(self, z: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``z [N, z_dim]`` -> images ``[N, H, W, C]`` and ws ``[N, num_ws, w_dim]``.
+
+        Updates ``w_avg`` (as the original's mapping does in training mode) and mixes
+        styles with probability ``style_mixing_prob``: one cutoff for the minibatch,
+        uniform in ``[1, num_ws)``; ws from the cutoff on come from a second latent.
+        """
+        ws = self.generator.mapping(z, update_w_avg=True)
+        if self.settings.style_mixing_prob > 0:
+            ws = self._mix_styles(ws, z, seed)
+        images = self.generator.synthesis(ws, noise_mode=self.noise_mode)
+        return tf.cast(images, tf.float32), ws
+
+    def run_discriminator(self, images: tf.Tensor) -> tf.Tensor:
+        """Augment (if set) and discriminate: images ``[N, H, W, C]`` -> logits ``[N]``."""
+        if self.augment is not None:
+            images = self.augment(images)
+        logits = self.discriminator(images)
+        return tf.reshape(tf.cast(logits, tf.float32), [-1])
+
+    def generator_main(self, z: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Gmain: per-sample ``softplus(-D(G(z)))`` and the fake logits."""
+        images, _ = self.run_generator(z, seed)
+        logits = self.run_discriminator(images)
+        return tf.nn.softplus(-logits), logits
+
+    def generator_path_length(self, z: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """Greg: per-sample path-length penalty times ``pl_weight`` (``[N // shrink]``).
+
+        Updates the running mean ``pl_mean``.
+        """
+        batch = tf.shape(z)[0] // self.settings.pl_batch_shrink
+        z = z[:batch]
+        with tf.GradientTape() as tape:
+            images, ws = self.run_generator(z, seed)
+            tape.watch(ws)
+            size = tf.cast(tf.shape(images)[1] * tf.shape(images)[2], tf.float32)
+            noise = tf.random.stateless_normal(tf.shape(images), seed + 1) / tf.sqrt(size)
+            projection = tf.reduce_sum(images * noise)
+        grads = tape.gradient(projection, ws)
+        lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))
+        pl_mean = self.pl_mean + (tf.reduce_mean(lengths) - self.pl_mean) * self.settings.pl_decay
+        self.pl_mean.assign(tf.stop_gradient(pl_mean))
+        return tf.square(lengths - pl_mean) * self.settings.pl_weight
+
+    def discriminator_main(
+        self, z: tf.Tensor, reals: tf.Tensor, seed: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Dmain: per-sample ``softplus(D(G(z))) + softplus(-D(x))`` and the real logits."""
+        fakes, _ = self.run_generator(z, seed)
+        fake_logits = self.run_discriminator(tf.stop_gradient(fakes))
+        real_logits = self.run_discriminator(reals)
+        return tf.nn.softplus(fake_logits) + tf.nn.softplus(-real_logits), real_logits
+
+    def discriminator_r1(self, reals: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Dreg: per-sample R1 loss ``(gamma/2) * penalty``, the penalty and real logits.
+
+        The penalty is ``sum((d sum(D(aug(x))) / dx)^2)`` over each image; its
+        gradient w.r.t. D's weights is a second-order derivative.
+        """
+        with tf.GradientTape() as tape:
+            tape.watch(reals)
+            logits = self.run_discriminator(reals)
+            total = tf.reduce_sum(logits)
+        grads = tape.gradient(total, reals)
+        penalty = tf.reduce_sum(tf.square(tf.cast(grads, tf.float32)), axis=[1, 2, 3])
+        return penalty * (self.settings.r1_gamma / 2), penalty, logits
+
+    def _mix_styles(self, ws: tf.Tensor, z: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        num_ws = ws.shape[1]
+        seeds = tf.random.experimental.stateless_split(seed, 3)
+        cutoff = tf.random.stateless_uniform([], seeds[0], 1, num_ws, dtype=tf.int32)
+        mix = tf.random.stateless_uniform([], seeds[1]) < self.settings.style_mixing_prob
+        cutoff = tf.where(mix, cutoff, num_ws)
+        other = self.generator.mapping(
+            tf.random.stateless_normal(tf.shape(z), seeds[2], dtype=z.dtype), update_w_avg=False)
+        keep = tf.range(num_ws) < cutoff
+        return tf.where(keep[None, :, None], ws, other)
