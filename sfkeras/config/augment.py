@@ -19,7 +19,9 @@ class AugmentConfig(Section):
         target: ADA target of ``E[sign(D(real))]``.
         interval: adjust p every this many training steps.
         kimg: ADA speed: p can go from 0 to 1 in this many thousand images.
-        max_p: upper bound on p (0.7 for Styleformer-L, as in the paper).
+        max_p: upper bound on the probability the transforms use, ``min(p, max_p)``
+            (0.7 for Styleformer-L: the original's ``aug_linformer``). As in the
+            original, the ADA-adjusted ``p`` itself is clamped at 0 only.
     """
 
     mode: Literal["ada", "fixed", "noaug"] = "ada"

@@ -1,0 +1,1 @@
+"""Training: losses, discriminator augmentation (ADA), EMA, the loop, checkpoints."""
