@@ -1,9 +1,11 @@
 """Load a saved generator as the plain function the evaluator calls.
 
 Two formats are read here: a ``.keras`` file of a generator model (interface
-``G(z, truncation_psi=...) -> float images NHWC``, attribute ``G.z_dim``) and a
-SavedModel folder whose ``serving_default`` signature maps ``z`` to uint8 images.
-Training checkpoints are resolved to one of these by the caller.
+``G(z, truncation_psi=...) -> float images NHWC``, attribute ``G.z_dim``; random noise,
+as the original's metrics) and a SavedModel folder written by :mod:`sfkeras.export`
+(its ``generate`` signature ``z, truncation_psi -> uint8 images``, or else
+``serving_default``, ``z -> uint8 images``; constant noise). Training checkpoints are
+resolved to one of these by the caller.
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ def load_generator_fn(path: str | os.PathLike, truncation_psi: float = 1.0) -> G
 
     Args:
         path: ``<name>.keras`` (a model with ``z_dim`` and
-            ``call(z, truncation_psi=...)``), or a SavedModel folder with a
-            ``serving_default`` signature ``z [N, z_dim] -> uint8 images``.
-        truncation_psi: truncation applied by the generator (1: none). A SavedModel
-            whose signature has no ``truncation_psi`` input only supports 1 here (its
-            exported behaviour).
+            ``call(z, truncation_psi=...)``), or a SavedModel folder with a ``generate``
+            (``z [N, z_dim], truncation_psi [] -> images uint8``) or ``serving_default``
+            (``z -> images``) signature.
+        truncation_psi: truncation applied by the generator (1: none). With only
+            ``serving_default`` (no psi input) the exported truncation applies, and
+            only 1 is accepted here.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -76,26 +79,28 @@ def _load_saved_model(path: pathlib.Path, truncation_psi: float) -> GeneratorFn:
     import tensorflow as tf
 
     loaded = tf.saved_model.load(os.fspath(path))
-    if "serving_default" not in loaded.signatures:
-        raise ValueError(f"{path}: the SavedModel has no 'serving_default' signature")
-    signature = loaded.signatures["serving_default"]
+    name = next((n for n in ("generate", "serving_default") if n in loaded.signatures), None)
+    if name is None:
+        raise ValueError(f"{path}: the SavedModel has neither a 'generate' nor a "
+                         "'serving_default' signature")
+    signature = loaded.signatures[name]
     inputs = dict(signature.structured_input_signature[1])
-    psi_inputs = {"truncation_psi": tf.constant(truncation_psi, tf.float32)}
-    if "truncation_psi" not in inputs:
-        if truncation_psi != 1.0:
-            raise ValueError(f"{path}: serving_default has no 'truncation_psi' input, so it "
-                             f"runs as exported; cannot apply truncation_psi={truncation_psi}")
-        psi_inputs = {}
-    z_names = [name for name in inputs if name != "truncation_psi"]
+    psi_inputs = {}
+    if "truncation_psi" in inputs:
+        psi_inputs["truncation_psi"] = tf.constant(truncation_psi, tf.float32)
+    elif truncation_psi != 1.0:
+        raise ValueError(f"{path}: signature '{name}' has no 'truncation_psi' input, so it "
+                         f"runs as exported; cannot apply truncation_psi={truncation_psi}")
+    z_names = [key for key in inputs if key != "truncation_psi"]
     if len(z_names) != 1 or inputs[z_names[0]].shape.rank != 2:
-        raise ValueError(f"{path}: serving_default must take one latent input [N, z_dim], "
-                         f"got {inputs}")
+        raise ValueError(f"{path}: signature '{name}' must take one latent input "
+                         f"[N, z_dim], got {inputs}")
     outputs = list(signature.structured_outputs)
-    if len(outputs) != 1:
-        raise ValueError(f"{path}: serving_default must return one image tensor, got {outputs}")
+    output = "images" if "images" in outputs else outputs[0]
+    if len(outputs) != 1 and output != "images":
+        raise ValueError(f"{path}: signature '{name}' must return 'images', got {outputs}")
 
     def generate(z: np.ndarray) -> np.ndarray:
-        result = signature(**{z_names[0]: tf.constant(z, tf.float32)}, **psi_inputs)
-        return result[outputs[0]].numpy()
+        return signature(**{z_names[0]: tf.constant(z, tf.float32)}, **psi_inputs)[output].numpy()
 
     return GeneratorFn(generate=generate, z_dim=int(inputs[z_names[0]].shape[1]))
