@@ -105,7 +105,7 @@ def test_mirror_flips_some_images_left_right(prepared, uint8_images):
 
 
 def test_labels_are_refused_when_the_data_set_has_none(prepared):
-    with pytest.raises(ValueError, match="no labels"):
+    with pytest.raises(DataError, match="no labels"):
         load(prepared, batch_size=4, with_labels=True)
 
 

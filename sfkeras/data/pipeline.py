@@ -15,11 +15,14 @@ from collections.abc import Iterator
 import numpy as np
 import tensorflow as tf
 
+from sfkeras.data.errors import DataError
 from sfkeras.data.manifest import load_manifest
 from sfkeras.data.shards import IMAGE_FEATURE, LABEL_FEATURE, parse_example
 
-SHUFFLE_BUFFER = 10000
-"""Records held by the shuffle buffer (encoded PNGs: ~3 KB each at 32x32)."""
+MAX_SHUFFLE_BUFFER = 10000
+SHUFFLE_BUFFER_BYTES = 256 << 20
+"""Default shuffle buffer: at most this many bytes of (uncompressed PNG) records, and at
+most ``MAX_SHUFFLE_BUFFER`` records (10,000 at 32x32 and 64x64, 1,365 at 256x256)."""
 
 
 def load(
@@ -34,7 +37,7 @@ def load(
     drop_remainder: bool = True,
     with_labels: bool = False,
     input_context: tf.distribute.InputContext | None = None,
-    shuffle_buffer: int = SHUFFLE_BUFFER,
+    shuffle_buffer: int | None = None,
 ) -> tf.data.Dataset:
     """Batches of training images from a prepared data set.
 
@@ -53,17 +56,22 @@ def load(
         with_labels: yield ``(images, labels)`` with ``int64 [batch]`` labels (the data
             set must have labels).
         input_context: from ``strategy.distribute_datasets_from_function``.
-        shuffle_buffer: records in the shuffle buffer.
+        shuffle_buffer: records in the shuffle buffer (``None``: about
+            ``SHUFFLE_BUFFER_BYTES`` worth, at most ``MAX_SHUFFLE_BUFFER``).
 
     Returns:
         ``tf.data.Dataset`` of ``float32 [batch, H, W, 3]`` in ``[-1, 1]`` (or
         ``(images, labels)``), prefetched.
+
+    Raises:
+        DataError: ``path`` is not a prepared data set, lacks ``split``, or lacks the
+            labels that ``with_labels`` asks for.
     """
     path = pathlib.Path(path)
     manifest = load_manifest(path)
     if with_labels and not manifest.has_labels:
-        raise ValueError(f"{path} has no labels; prepare it with labels or pass "
-                         "with_labels=False")
+        raise DataError(f"{path} has no labels; prepare it with labels or pass "
+                        "with_labels=False")
     files = [str(path / name) for name in manifest.split(split).shards]
     pipeline_id, num_pipelines = 0, 1
     if input_context is not None:
@@ -73,6 +81,9 @@ def load(
 
     records = _records(files, pipeline_id, num_pipelines, shuffle, seed)
     if shuffle:
+        if shuffle_buffer is None:
+            record_bytes = 3 * manifest.resolution**2
+            shuffle_buffer = min(MAX_SHUFFLE_BUFFER, SHUFFLE_BUFFER_BYTES // record_bytes)
         records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         records = records.repeat()

@@ -152,7 +152,9 @@ class TfdsSource(Source):
         config = self._config
         crop = crop_celeba_face if config.crop == "celeba" else (lambda image: image)
         for tfds_split in self._groups[split]:
-            dataset = self._builder.as_dataset(split=tfds_split, shuffle_files=False)
+            dataset = self._builder.as_dataset(  # shard after shard: the stored order
+                split=tfds_split, shuffle_files=False,
+                read_config=tfds.ReadConfig(interleave_cycle_length=1))
             for index, example in enumerate(tfds.as_numpy(dataset)):
                 if config.image_key not in example:
                     raise DataError(f"data.tfds.image_key: {config.name!r} has no feature "
