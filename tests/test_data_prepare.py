@@ -254,6 +254,19 @@ def test_center_crop_keeps_the_middle_and_stretch_keeps_everything():
     assert stretched[4, 8].argmax() == 1
 
 
+def test_sixteen_bit_grayscale_keeps_its_high_byte(tmp_path):
+    pixels = np.array([[0, 256 * 100 + 99, 65535]], np.uint16)
+    PIL.Image.fromarray(pixels).save(tmp_path / "deep.png")
+    rgb = np.asarray(to_rgb(PIL.Image.open(tmp_path / "deep.png")))
+    np.testing.assert_array_equal(rgb[0, :, 0], [0, 100, 255])
+    assert rgb.shape == (1, 3, 3) and (rgb == rgb[..., :1]).all()
+
+
+def test_shapes_need_eight_pixels(tmp_path):
+    with pytest.raises(DataError, match="8x8"):
+        prepare_dataset(_shapes_config(resolution=4), tmp_path)
+
+
 def test_palette_and_grayscale_alpha_become_rgb():
     palette = PIL.Image.new("P", (4, 4), 0)
     palette.putpalette([10, 20, 30] + [0] * 765)

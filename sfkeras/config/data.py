@@ -46,7 +46,9 @@ class TfdsSourceConfig(Section):
         crop: ``center``: the image goes to ``data.resize`` as it is; ``celeba``: first cut
             the 128x128 face box centred on (x=89, y=121) of the aligned 178x218 CelebA
             images (Progressive GAN's CelebA crop, the usual CelebA-64 protocol), then
-            resize (see ``sfkeras.data.images.CELEBA_FACE_BOX``).
+            resize (see ``sfkeras.data.images.CELEBA_FACE_BOX``). (The Styleformer README's
+            CelebA command resizes the whole aligned image instead: ``crop: center`` with
+            ``data.resize: stretch``.)
     """
 
     name: str | None = None

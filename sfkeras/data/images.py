@@ -28,7 +28,13 @@ CelebA-64/128 GAN benchmarks."""
 
 
 def to_rgb(image: PIL.Image.Image) -> PIL.Image.Image:
-    """Convert grayscale, palette, CMYK, ... to RGB; transparency is composited onto white."""
+    """Convert grayscale, palette, CMYK, ... to RGB; transparency is composited onto white.
+
+    16-bit grayscale (Pillow modes ``I;16*`` and ``I``) keeps its 8 most significant bits.
+    """
+    if image.mode.startswith("I"):
+        pixels = np.asarray(image).astype(np.int64) >> 8
+        image = PIL.Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L")
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     if has_alpha:
         rgba = image.convert("RGBA")

@@ -83,6 +83,9 @@ class ShapesSource(Source):
     """The procedural shapes (:mod:`sfkeras.data.shapes`), drawn at the output resolution."""
 
     def __init__(self, config: ShapesSourceConfig, resolution: int):
+        if resolution < 8:
+            raise DataError(f"data.resolution: the shapes source draws at 8x8 or more, got "
+                            f"{resolution}")
         self._config = config
         self._resolution = resolution
 
