@@ -7,7 +7,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import sfkeras.data  # noqa: F401  (registers sfkeras_shapes)
-from sfkeras.data.shapes import shape_image, shape_images
+from sfkeras.data.shapes import shape_image
 from sfkeras.data.shapes_tfds import REGISTERED_RESOLUTIONS, ShapesBuilderConfig
 
 
@@ -28,7 +28,7 @@ def test_seed_split_and_index_each_change_the_image(other):
 
 @pytest.mark.parametrize("resolution", REGISTERED_RESOLUTIONS)
 def test_every_resolution_draws_visible_shapes_on_a_background(resolution):
-    for image in shape_images(resolution, seed=0, split="train", count=4):
+    for image in (shape_image(resolution, 0, "train", index) for index in range(4)):
         assert image.shape == (resolution, resolution, 3) and image.dtype == np.uint8
         assert image.std() > 10  # not blank
         assert _vivid_pixels(image) >= (0.14 * resolution) ** 2  # at least one whole shape
@@ -42,7 +42,7 @@ def test_shape_edges_are_anti_aliased():
 
 
 def test_images_differ_across_a_split():
-    images = list(shape_images(16, seed=0, split="train", count=50))
+    images = [shape_image(16, 0, "train", index) for index in range(50)]
     assert len({image.tobytes() for image in images}) == 50
 
 
@@ -58,7 +58,7 @@ def test_tfds_builder_serves_the_generated_images(tmp_path):
                        builder_kwargs={"config": config})
     for split, dataset, count in zip(("train", "test"), splits, (6, 3), strict=True):
         served = sorted(example["image"].tobytes() for example in tfds.as_numpy(dataset))
-        expected = sorted(image.tobytes() for image in shape_images(16, 5, split, count))
+        expected = sorted(shape_image(16, 5, split, index).tobytes() for index in range(count))
         assert served == expected
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import colorsys
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import PIL.Image
@@ -59,14 +58,6 @@ def shape_image(resolution: int, seed: int, split: str, index: int) -> np.ndarra
             corners = 4 if kind == "square" else 3
             draw.polygon(_regular_polygon(center, radius, corners, rng), fill=colour)
     return np.asarray(canvas.reduce(SUPERSAMPLE))
-
-
-def shape_images(
-    resolution: int, seed: int, split: str, count: int
-) -> Iterator[np.ndarray]:
-    """Yield images ``0 .. count-1`` of ``split`` (see :func:`shape_image`)."""
-    for index in range(count):
-        yield shape_image(resolution, seed, split, index)
 
 
 def _gradient(rng: np.random.Generator, size: int) -> np.ndarray:
