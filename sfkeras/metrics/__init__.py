@@ -8,34 +8,40 @@ Modules: :mod:`~sfkeras.metrics.inception` (the network, :func:`inception_featur
 :mod:`~sfkeras.metrics.tfgan` (TF-GAN's Frechet math without its package root),
 :mod:`~sfkeras.metrics.protocols` (metric names), :mod:`~sfkeras.metrics.evaluate`
 (:func:`evaluate_generator`), :mod:`~sfkeras.metrics.generator_fn` (loading a generator).
+
+The names below are imported on first use, so that the light modules (e.g.
+``protocols``, used to validate the configuration) load without TensorFlow.
 """
 
-from sfkeras.metrics.evaluate import RealImages, evaluate_generator
-from sfkeras.metrics.generator_fn import GeneratorFn, load_generator_fn
-from sfkeras.metrics.inception import inception_features
-from sfkeras.metrics.inception_weights import InceptionWeightsError, load_inception_weights
-from sfkeras.metrics.protocols import MetricSpec, parse_metric
-from sfkeras.metrics.statistics import (
-    FeatureStats,
-    frechet_distance,
-    kernel_distance,
-    precision_recall,
-)
-from sfkeras.metrics.torchscript import TorchScriptError
+from __future__ import annotations
 
-__all__ = [
-    "FeatureStats",
-    "GeneratorFn",
-    "InceptionWeightsError",
-    "MetricSpec",
-    "RealImages",
-    "TorchScriptError",
-    "evaluate_generator",
-    "frechet_distance",
-    "inception_features",
-    "kernel_distance",
-    "load_generator_fn",
-    "load_inception_weights",
-    "parse_metric",
-    "precision_recall",
-]
+import importlib
+
+_EXPORTS = {
+    "FeatureStats": "statistics",
+    "GeneratorFn": "generator_fn",
+    "InceptionWeightsError": "inception_weights",
+    "MetricSpec": "protocols",
+    "RealImages": "evaluate",
+    "TorchScriptError": "torchscript",
+    "evaluate_generator": "evaluate",
+    "frechet_distance": "statistics",
+    "inception_features": "inception",
+    "kernel_distance": "statistics",
+    "load_generator_fn": "generator_fn",
+    "load_inception_weights": "inception_weights",
+    "parse_metric": "protocols",
+    "precision_recall": "statistics",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'sfkeras.metrics' has no attribute '{name}'")
+    return getattr(importlib.import_module(f"sfkeras.metrics.{_EXPORTS[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__
