@@ -16,7 +16,9 @@ class EqualizedConv2D(keras.layers.Layer):
     """``y = clamp(act(conv(x, W / sqrt(in * k * k)) + b) * act_gain * gain, conv_clamp * gain)``.
 
     The stored kernel ``W [k, k, in, filters]`` is drawn from ``N(0, 1)`` and scaled at
-    run time (equalised learning rate); the bias starts at 0. Padding is ``k // 2``
+    run time (equalised learning rate); the bias starts at 0. The output gain
+    ``act_gain * gain`` is folded into the kernel and bias (``act(g z) = g act(z)`` for
+    ``g > 0`` and both activations), which saves a pass over the activations. Padding is ``k // 2``
     ("same"); with ``down=2`` the input is low-pass filtered with [1, 3, 3, 1] before a
     strided convolution, with ``up=2`` the result of a transposed convolution is
     filtered (see :func:`sfkeras.ops.conv.conv2d_resample`). As in the original, an
@@ -50,6 +52,10 @@ class EqualizedConv2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if activation not in DEFAULT_GAIN:
+            raise ValueError(f"activation must be one of {list(DEFAULT_GAIN)}, got {activation!r}")
+        if gain <= 0:
+            raise ValueError(f"gain must be positive, got {gain}")
         self.filters = filters
         self.kernel_size = kernel_size
         self.activation = activation
@@ -62,6 +68,7 @@ class EqualizedConv2D(keras.layers.Layer):
     def build(self, input_shape):
         in_channels = input_shape[-1]
         self.weight_gain = 1.0 / math.sqrt(in_channels * self.kernel_size**2)
+        self.output_gain = DEFAULT_GAIN[self.activation] * self.gain
         self.kernel = self.add_weight(
             name="kernel",
             shape=(self.kernel_size, self.kernel_size, in_channels, self.filters),
@@ -72,11 +79,12 @@ class EqualizedConv2D(keras.layers.Layer):
             self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
 
     def call(self, x):
-        x = conv2d_resample(x, self.kernel * self.weight_gain, up=self.up, down=self.down,
+        kernel = self.kernel * (self.weight_gain * self.output_gain)
+        x = conv2d_resample(x, kernel, up=self.up, down=self.down,
                             padding=self.kernel_size // 2, flip_kernel=self.up > 1)
+        bias = None if self.bias is None else self.bias * self.output_gain
         clamp = None if self.conv_clamp is None else self.conv_clamp * self.gain
-        return bias_act(x, self.bias, activation=self.activation,
-                        gain=DEFAULT_GAIN[self.activation] * self.gain, clamp=clamp)
+        return bias_act(x, bias, activation=self.activation, gain=1.0, clamp=clamp)
 
     def compute_output_shape(self, input_shape):
         batch, height, width, _ = input_shape
