@@ -2,10 +2,16 @@
 
 Runs each preset's generator (random weights) on random latents, as a compiled
 ``tf.function`` with and without XLA, and prints one line per measurement (batch size
-over the median step time, which is robust to other processes on the machine)::
+over the median step time, which is robust to other processes on the machine) with the
+peak memory: the GPU allocator's peak of that measurement, or on CPU the process's
+maximum resident set size so far (a high-water mark: run one preset per process for a
+per-preset figure)::
 
     python benchmarks/bench_generator.py                      # ablation + cifar10, batch 32
     python benchmarks/bench_generator.py --iterations 2 --warmup 1 --presets ablation
+    python benchmarks/bench_generator.py --presets clevr afhq_cat --batch 4   # Styleformer-C
+
+(``cityscapes`` builds the same generator as ``clevr``.)
 
 Reference (original PyTorch on the 2-core CPU, batch 32): ablation 108 img/s inference,
 34 img/s forward+backward; CIFAR-10 2.7 and 0.8 img/s.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import time
 
@@ -56,6 +63,21 @@ def images_per_second(generator: Generator, mode: str, xla: bool, batch: int,
     return batch / statistics.median(seconds)
 
 
+def reset_peak_memory() -> None:
+    """Start a new peak-memory measurement (GPU only; the CPU figure is a high-water mark)."""
+    if tf.config.list_logical_devices("GPU"):
+        tf.config.experimental.reset_memory_stats("GPU:0")
+
+
+def peak_memory() -> str:
+    """``gpu_peak=...MiB`` since :func:`reset_peak_memory`, or the process's ``max_rss``."""
+    if tf.config.list_logical_devices("GPU"):
+        peak = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+        return f"gpu_peak={peak:.0f}MiB"
+    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux
+    return f"max_rss={max_rss:.0f}MiB"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["ablation", "cifar10"])
@@ -71,11 +93,13 @@ def main() -> None:
         generator = Generator(config_from_params({"preset": preset}).generator, seed=0)
         for mode in args.modes:
             for xla in args.xla:
+                reset_peak_memory()
                 rate = images_per_second(generator, mode, xla == "on", args.batch,
                                          args.iterations, args.warmup)
                 label = "inference" if mode == "inference" else "fwd+bwd"
                 print(f"{preset:10s} {label:9s} xla={xla:3s} batch={args.batch} "
-                      f"iterations={args.iterations}: {rate:8.2f} img/s", flush=True)
+                      f"iterations={args.iterations}: {rate:8.2f} img/s {peak_memory()}",
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from sfkeras.layers.stylegan2 import (
     SynthesisLayer,
     ToRGB,
     modulated_conv2d,
-    use_fused_modconv,
 )
 from tests.conftest import load_fixture
 
@@ -74,14 +73,6 @@ def test_modulated_conv2d_rejects_bad_arguments(rng):
     x = np.zeros((1, 4, 4, 2), "float32")
     with pytest.raises(ValueError, match="up must be 1 or 2"):
         modulated_conv2d(x, np.zeros((3, 3, 2, 2), "float32"), np.ones((1, 2), "float32"), up=4)
-
-
-def test_fused_rule_follows_the_original():
-    static = keras.ops.zeros((2, 4, 4, 3))
-    assert use_fused_modconv(static, training=False)
-    assert use_fused_modconv(static, training=None)
-    assert not use_fused_modconv(static, training=True)
-    assert not use_fused_modconv(keras.KerasTensor((None, 4, 4, 3)), training=False)
 
 
 def _layer(rng, **kwargs):
