@@ -113,6 +113,40 @@ def test_real_statistics_are_cached_by_content(rng, tmp_path, monkeypatch):
     assert run() == first and reals.passes == 1
 
 
+def test_evaluate_on_a_prepared_data_set(tmp_path, monkeypatch):
+    from sfkeras.config.data import DataConfig, ShapesSourceConfig
+    from sfkeras.data import iterate_uint8, load_manifest, prepare_dataset
+
+    config = DataConfig(name="tiny", resolution=8,
+                        shapes=ShapesSourceConfig(num_train=40, num_test=0))
+    folder = prepare_dataset(config, tmp_path / "prepared", progress=False)
+    monkeypatch.setenv("SFKERAS_CACHE", str(tmp_path / "cache"))
+
+    def pooled_features(images, batch_size=None, weights_path=None):
+        """uint8 [N, 8, 8, 3] -> 4x4-pooled [N, 12] floats."""
+        return images.reshape(len(images), 2, 4, 2, 4, 3).mean(axis=(2, 4)).reshape(
+            len(images), 12).astype(np.float32) / 255
+
+    monkeypatch.setattr(evaluate_module, "inception_features", pooled_features)
+    generator = lambda z: np.tanh(np.tile(z, (1, 16)).reshape(len(z), 8, 8, 3))  # noqa: E731
+    results = evaluate_generator(generator, folder, ["fid2k_full", "pr2k3"], z_dim=12,
+                                 num_images=20, batch_size=16, progress=False)
+
+    z = np.random.default_rng(0).standard_normal((20, 12), np.float32)
+    gen = pooled_features(to_uint8(generator(z)))
+    real = pooled_features(np.concatenate(list(iterate_uint8(folder, "train", 16))))
+    stats = [FeatureStats(), FeatureStats()]
+    stats[0].append(gen)
+    stats[1].append(real)
+    expected_fid = frechet_distance(*stats[0].mean_cov(), *stats[1].mean_cov())
+    assert results["fid2k_full"] == pytest.approx(expected_fid, rel=1e-9)
+    assert (results["pr2k3_precision"], results["pr2k3_recall"]) == precision_recall(
+        real[:20], gen)
+    key = f"{load_manifest(folder).content_hash}-train-{evaluate_module.INCEPTION_ID}"
+    assert sorted(p.name for p in (tmp_path / "cache" / "gan-metrics").iterdir()) == [
+        f"{key}-20-features.npz", f"{key}-all-meancov.npz"]
+
+
 def test_evaluate_rejects_unknown_metric(rng):
     with pytest.raises(ValueError, match="unknown metric 'fid'"):
         evaluate_generator(fake_generator, FakeReals(rng).real_images(), ["fid"], z_dim=Z_DIM,

@@ -156,7 +156,7 @@ def precision_recall(
     gen_features: np.ndarray,
     *,
     nhood_size: int = 3,
-    row_batch_size: int = 1024,
+    row_batch_size: int = 256,
 ) -> tuple[float, float]:
     """Improved precision and recall (Kynkaanniemi et al.), StyleGAN2-ADA's algorithm.
 
