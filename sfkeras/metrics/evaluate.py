@@ -113,6 +113,41 @@ def accumulate_features(
                 break
 
 
+def real_feature_stats(
+    real: RealImages,
+    specs: Sequence[MetricSpec],
+    feature_fn: FeatureFn,
+    *,
+    batch_size: int,
+    use_cache: bool,
+    progress: bool = True,
+) -> dict[int | None, FeatureStats]:
+    """Statistics of the real images that ``specs`` need, keyed by ``max_real``.
+
+    With ``use_cache`` (the standard Inception only), statistics are read from and
+    written to ``<cache>/gan-metrics/<data set key>-<detector>-<count>-<kind>.npz``;
+    those not cached are computed in one pass over the images.
+    """
+    reals: dict[int | None, FeatureStats] = {}
+    missing: dict[int | None, pathlib.Path] = {}
+    for max_real in dict.fromkeys(spec.max_real for spec in specs):
+        capture_all = any(s.needs_all_features for s in specs if s.max_real == max_real)
+        cache_file = _stats_cache_file(real, max_real, capture_all)
+        if use_cache and cache_file.is_file():
+            reals[max_real] = FeatureStats.load(cache_file)
+        else:
+            reals[max_real] = FeatureStats(max_real, capture_all)
+            missing[max_real] = cache_file
+    if missing:
+        accumulate_features(real.batches(batch_size), feature_fn,
+                            [reals[key] for key in missing],
+                            description="real features", progress=progress)
+    if use_cache:
+        for key, cache_file in missing.items():
+            reals[key].save(cache_file)
+    return reals
+
+
 def evaluate_generator(
     generate_fn: Callable[[np.ndarray], np.ndarray],
     dataset: str | os.PathLike | RealImages,
@@ -160,29 +195,13 @@ def evaluate_generator(
             inception_features, batch_size=batch_size, weights_path=inception_weights
         )
 
+    reals = real_feature_stats(real, specs, feature_fn, batch_size=batch_size,
+                               use_cache=cacheable, progress=progress)
     generated = {spec.name: FeatureStats(spec.num_gen, spec.needs_all_features) for spec in specs}
     images = generated_images(generate_fn, z_dim=z_dim, num_images=max(s.num_gen for s in specs),
                               batch_size=batch_size, seed=seed)
     accumulate_features(images, feature_fn, list(generated.values()),
                         description="generated features", progress=progress)
-
-    reals: dict[int | None, FeatureStats] = {}  # by max_real
-    cache_files: dict[int | None, pathlib.Path] = {}
-    for max_real in dict.fromkeys(spec.max_real for spec in specs):
-        capture_all = any(s.needs_all_features for s in specs if s.max_real == max_real)
-        cache_file = _stats_cache_file(real, max_real, capture_all)
-        if cacheable and cache_file.is_file():
-            reals[max_real] = FeatureStats.load(cache_file)
-        else:
-            reals[max_real] = FeatureStats(max_real, capture_all)
-            cache_files[max_real] = cache_file
-    if cache_files:
-        accumulate_features(real.batches(batch_size), feature_fn,
-                            [reals[key] for key in cache_files],
-                            description="real features", progress=progress)
-        if cacheable:
-            for key, cache_file in cache_files.items():
-                reals[key].save(cache_file)
 
     results: dict[str, float] = {}
     for spec in specs:
@@ -191,6 +210,7 @@ def evaluate_generator(
 
 
 def _compute(spec: MetricSpec, gen: FeatureStats, real: FeatureStats, seed: int):
+    """The result entries of one metric."""
     if spec.kind == "fid":
         return {spec.name: frechet_distance(*gen.mean_cov(), *real.mean_cov())}
     if spec.kind == "kid":
