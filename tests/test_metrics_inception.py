@@ -13,7 +13,11 @@ from sfkeras.metrics.inception import (
     inception_features,
     load_fid_inception,
 )
-from sfkeras.metrics.inception_weights import InceptionWeightsError
+from sfkeras.metrics.inception_weights import (
+    InceptionWeightsError,
+    cache_dir,
+    load_inception_weights,
+)
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +122,14 @@ def test_grayscale_is_repeated_to_rgb(fid_inception):
     gray = load_fixture("inception_fid")["images_32"][:2, :, :, :1]
     np.testing.assert_array_equal(inception_features(gray, batch_size=2),
                                   inception_features(np.repeat(gray, 3, axis=-1), batch_size=2))
+
+
+def test_user_supplied_weights_file_gives_the_same_weights(fid_inception):
+    copy = cache_dir() / "default_1.pt"
+    if not copy.is_file():
+        pytest.skip("weights were converted elsewhere; no default_1.pt in the cache folder")
+    supplied = load_inception_weights(copy)
+    default = load_inception_weights()
+    assert len(supplied) == 3 * 94 and supplied.keys() == default.keys()
+    for key, value in default.items():
+        np.testing.assert_array_equal(supplied[key], value)

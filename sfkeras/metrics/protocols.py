@@ -12,6 +12,9 @@ A name is ``<kind><count>k[<k>][_full]``:
 
 So ``fid50k_full``, ``kid50k_full`` and ``pr50k3_full`` are StyleGAN2-ADA's reported
 metrics, and ``fid2k``/``kid2k``/``pr2k3`` are small ones that run on a CPU.
+
+Precision/recall runs on the FID Inception's pool3 features; the original uses VGG16
+features (``vgg16.pt``), so its values are not comparable with published ones.
 """
 
 from __future__ import annotations
