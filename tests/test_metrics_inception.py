@@ -111,7 +111,7 @@ def test_features_reject_non_uint8():
 @pytest.mark.parametrize("size", [32, 64])
 def test_features_match_the_original(fid_inception, size):
     fixture = load_fixture("inception_fid")
-    features = inception_features(fixture[f"images_{size}"], batch_size=3)  # pads the last
+    features = inception_features(fixture[f"images_{size}"], batch_size=3)  # 3 + 1
     expected = fixture[f"features_{size}"]
     assert features.shape == expected.shape == (4, 2048)
     relative = np.abs(features - expected).max() / np.abs(expected).max()

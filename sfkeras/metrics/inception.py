@@ -199,8 +199,7 @@ def inception_features(
     Args:
         images: uint8 ``[N, H, W, 3]`` (NHWC, RGB); grayscale ``[N, H, W, 1]`` is
             repeated to three channels as the original does.
-        batch_size: images per forward pass; the last batch is zero-padded to this
-            size so the compiled graph is reused.
+        batch_size: images per forward pass.
         weights_path: a copy of ``default_1.pt`` (``evaluate.inception_weights``).
         jit_compile: compile with XLA (slower than TensorFlow's oneDNN kernels on CPU in
             ``benchmarks/bench_inception.py``, hence off by default).
@@ -220,11 +219,7 @@ def inception_features(
     features = np.empty((len(images), NUM_FEATURES), np.float32)
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size].astype(np.float32)
-        count = len(batch)
-        if count < batch_size:
-            batch = np.concatenate([batch, np.zeros((batch_size - count, *batch.shape[1:]),
-                                                    np.float32)])
-        features[start : start + count] = np.asarray(model.predict_on_batch(batch))[:count]
+        features[start : start + len(batch)] = np.asarray(model.predict_on_batch(batch))
     return features
 
 
