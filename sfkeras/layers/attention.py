@@ -156,11 +156,13 @@ class ModulatedEncoderLayer(keras.layers.Layer):
         """
         heads, depth = self.num_heads, self.hidden // self.num_heads
 
-        def split_heads(t):  # [N, T, C] -> [N, heads, T, depth]
-            return ops.transpose(ops.reshape(t, (-1, t.shape[1], heads, depth)), (0, 2, 1, 3))
+        def split_heads(t, permutation):  # [N, T, C] -> [N, T, heads, depth] -> permuted
+            return ops.transpose(ops.reshape(t, (-1, t.shape[1], heads, depth)), permutation)
 
-        query, key, value = split_heads(query * depth**-0.5), split_heads(key), split_heads(value)
-        probabilities = ops.softmax(ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))), axis=-1)
+        query = split_heads(query * depth**-0.5, (0, 2, 1, 3))  # [N, heads, seq, depth]
+        key_t = split_heads(key, (0, 2, 3, 1))  # [N, heads, depth, kv]
+        value = split_heads(value, (0, 2, 1, 3))  # [N, heads, kv, depth]
+        probabilities = ops.softmax(ops.matmul(query, key_t), axis=-1)
         attended = ops.transpose(ops.matmul(probabilities, value), (0, 2, 1, 3))
         return ops.reshape(attended, (-1, self.seq_length, self.hidden)), probabilities
 
