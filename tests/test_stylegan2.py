@@ -14,7 +14,7 @@ from sfkeras.layers.stylegan2 import (
     ToRGB,
     modulated_conv2d,
 )
-from tests.conftest import load_fixture
+from conftest import load_fixture
 
 W_DIM = 8
 
