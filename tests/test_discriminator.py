@@ -103,6 +103,13 @@ def test_minibatch_stddev_dynamic_batch(rng):
     np.testing.assert_allclose(np.asarray(traced(x)), reference_mbstd(x, 3), rtol=1e-5)
 
 
+def test_traced_with_dynamic_batch(rng):
+    model = tiny_discriminator("skip")
+    images = rng.standard_normal((4, 16, 16, 3)).astype("float32")
+    traced = tf.function(model, input_signature=[tf.TensorSpec((None, 16, 16, 3))])
+    np.testing.assert_allclose(np.asarray(traced(images)), np.asarray(model(images)), atol=1e-6)
+
+
 def test_cifar_parameter_count_equals_the_originals():
     """The original's CIFAR D (channel_base 32768, channel_max 512, 32x32, orig): 20.7M."""
     def conv(cin, cout, k, bias=True):
