@@ -2,7 +2,7 @@
 
 Scalars are logged with the training progress in kimg as step, to dvclive
 (``out_dir/log/dvclive``: ``metrics.json`` and ``plots/metrics/<name>.tsv``, which
-``dvc plots`` reads) and to TensorBoard (``out_dir/log/tensorboard``). dvclive is
+``dvc plots`` reads) and to TensorBoard (``out_dir/log/tensorboard``, steps in images). dvclive is
 told not to touch the project's ``dvc.yaml`` nor to save DVC experiments.
 """
 
@@ -15,6 +15,13 @@ from collections.abc import Mapping
 import numpy as np
 import tensorflow as tf
 from PIL import Image
+from tensorflow.core.framework import summary_pb2
+
+
+#: TensorBoard's scalar-plugin tag, so that plain ``tf.summary.write`` events (which
+#: need no ``tensorboard`` package at training time) show as scalars.
+_SCALAR_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
 
 
 class TrainingLogger:
@@ -35,7 +42,7 @@ class TrainingLogger:
                          dvcyaml=False)
         self.writer = tf.summary.create_file_writer(str(self.log_dir / "tensorboard"))
         self.progress = tqdm(total=total_kimg, unit="kimg", dynamic_ncols=True,
-                             bar_format="{l_bar}{bar}| {n:.1f}/{total:.0f} kimg {postfix}")
+                             bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} kimg {postfix}")
 
     def log(self, kimg: float, scalars: Mapping[str, float]) -> None:
         """Record ``scalars`` (e.g. ``loss/G``, ``augment/p``, ``sec_per_kimg``) at ``kimg``."""
@@ -44,7 +51,8 @@ class TrainingLogger:
             self.live.log_metric(name, float(value))
         with self.writer.as_default(step=round(kimg * 1000)):
             for name, value in scalars.items():
-                tf.summary.scalar(name, float(value))
+                tf.summary.write(name, tf.constant(float(value), tf.float32),
+                                 metadata=_SCALAR_METADATA)
         self.writer.flush()
         self.live.make_summary()
 

@@ -99,6 +99,9 @@ class Trainer:
         train = config.train
         self.global_batch = train.batch_size
         self.replica_batch = per_replica_batch(strategy, train.batch_size)
+        # Weight initialisation draws from Keras' global seed (as the original seeds
+        # torch): the same train.seed gives the same initial networks.
+        keras.utils.set_random_seed(train.seed)
         previous_policy = keras.config.dtype_policy()
         if train.mixed_precision:
             keras.config.set_dtype_policy("mixed_float16")
@@ -167,7 +170,7 @@ class Trainer:
         phases = phases_at(int(self.step.numpy()), self.config.train)
         if phases not in self._compiled_steps:
             self._compiled_steps[phases] = tf.function(
-                lambda batch: self._distributed_step(batch, phases))
+                lambda batch: self._distributed_step(batch, phases), autograph=False)
         stats = self._compiled_steps[phases](reals)
         return {name: float(value) for name, value in stats.items()}
 
@@ -284,9 +287,14 @@ class Trainer:
         return stats, grads
 
     def _latents(self, seed, replica) -> tf.Tensor:
-        """This replica's slice of the step's global latents ``[replica_batch, z_dim]``."""
+        """This replica's share of the step's global latents ``[replica_batch, z_dim]``.
+
+        Replica ``r`` of ``R`` takes samples ``r, r + R, ...``: StyleGAN2 forms
+        minibatch-stddev groups with stride ``batch / group``, so the groups on the
+        replicas are exactly those of a single-device run.
+        """
         z = tf.random.stateless_normal([self.global_batch, self.config.generator.z_dim], seed)
-        return z[replica * self.replica_batch:(replica + 1) * self.replica_batch]
+        return z[replica::self.strategy.num_replicas_in_sync]
 
 
 def _nan_to_num(gradient: tf.Tensor) -> tf.Tensor:
@@ -383,7 +391,7 @@ def run_training(
     resumed = resume and checkpoint.restore_latest() is not None
     start_step = int(trainer.step.numpy())
     batches = iter(strategy.distribute_datasets_from_function(
-        lambda context: dataset_fn(context).skip(start_step)))
+        lambda context: dataset_fn(context).skip(start_step * _replicas_per_pipeline(context))))
     logger = TrainingLogger(out_dir / "log", total_kimg=train_config.kimg,
                             resume=resumed) if chief else None
     try:
@@ -429,7 +437,7 @@ def _training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
             window, tick_time, tick_nimg = {}, now, nimg
         if _crossed(previous, nimg, train_config.snapshot_kimg) or nimg >= total_nimg:
             save_image_grid(sample_images(trainer.generator_ema),
-                            out_dir / "samples" / f"fakes{nimg // 1000:06d}.png")
+                            out_dir / "samples" / f"fakes{nimg:010d}.png")
         if train_config.metrics_kimg > 0 and metrics_dataset_path is not None and (
                 _crossed(previous, nimg, train_config.metrics_kimg) or nimg >= total_nimg):
             logger.log(nimg / 1000, _evaluate(trainer, metrics_dataset_path))
@@ -447,6 +455,11 @@ def sample_images(generator, seeds=SAMPLE_SEEDS, batch_size: int = 16) -> np.nda
               for i in range(0, len(z), batch_size)]
     return np.concatenate([np.asarray(keras.ops.convert_to_numpy(x), np.float32)
                            for x in images])
+
+
+def _replicas_per_pipeline(context: tf.distribute.InputContext) -> int:
+    """Batches an input pipeline yields per step (one per replica it feeds)."""
+    return context.num_replicas_in_sync // context.num_input_pipelines
 
 
 def _evaluate(trainer: Trainer, dataset_path) -> dict[str, float]:

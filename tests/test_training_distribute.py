@@ -1,0 +1,89 @@
+"""Training under tf.distribute computes the update of a single-device run.
+
+Each run is a subprocess (logical CPU devices and ``TF_CONFIG`` must be set before
+TensorFlow starts) that trains two steps of a tiny model with constant synthesis
+noise on synthetic data and saves its weights. The minibatch-stddev group (2) equals
+the per-replica batch, and replicas take strided shares of the batch, so every
+replica forms the same groups as the single device does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+WORKER = pathlib.Path(__file__).with_name("training_worker.py")
+TIMEOUT_S = 600
+
+
+def _run(args, env=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(WORKER), *map(str, args)],
+                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _wait(process: subprocess.Popen) -> None:
+    try:
+        output, _ = process.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        pytest.fail(f"training worker timed out:\n{output[-3000:]}")
+    assert process.returncode == 0, output[-3000:]
+
+
+def _weights(path) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
+
+
+def _assert_same_weights(a, b, rtol):
+    assert a.keys() == b.keys()
+    for key in a:
+        if key != "replicas":
+            np.testing.assert_allclose(a[key], b[key], rtol=rtol, atol=1e-6, err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def single_device(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("single")
+    process = _run([folder / "run", folder / "weights.npz", "default"])
+    _wait(process)
+    return _weights(folder / "weights.npz")
+
+
+def test_mirrored_two_replicas_equal_single_device(single_device, tmp_path):
+    process = _run([tmp_path / "run", tmp_path / "weights.npz", "mirrored", 2])
+    _wait(process)
+    mirrored = _weights(tmp_path / "weights.npz")
+    assert int(mirrored["replicas"]) == 2 and int(single_device["replicas"]) == 1
+    _assert_same_weights(mirrored, single_device, rtol=1e-4)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_multi_worker_on_loopback_keeps_workers_identical(single_device, tmp_path):
+    cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
+    processes = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        processes.append(_run([tmp_path / "run", tmp_path / f"weights{index}.npz", "auto"],
+                              env={"TF_CONFIG": tf_config}))
+    for process in processes:
+        _wait(process)
+    chief, worker = (_weights(tmp_path / f"weights{i}.npz") for i in range(2))
+    assert int(chief["replicas"]) == 2
+    _assert_same_weights(chief, worker, rtol=0)
+    _assert_same_weights(chief, single_device, rtol=1e-4)
+    assert (tmp_path / "run" / "G_ema.keras").exists()

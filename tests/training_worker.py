@@ -1,0 +1,46 @@
+"""Runs a few training steps in a fresh process (distribution tests) and saves weights.
+
+Usage: ``python training_worker.py OUT_DIR WEIGHTS_NPZ STRATEGY [LOGICAL_CPUS]``;
+``STRATEGY`` is ``default``, ``mirrored`` or ``multi_worker`` (``TF_CONFIG`` set by
+the caller). Logical CPU devices must be configured before TensorFlow starts, hence
+the separate process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+STEPS = 2
+BATCH = 4
+
+
+def main(out_dir: str, weights_path: str, strategy_name: str, cpus: int = 1) -> None:
+    physical = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        physical, [tf.config.LogicalDeviceConfiguration()] * cpus)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from training_setup import synthetic_dataset_fn, tiny_config
+
+    from sfkeras.training.distribute import select_strategy
+    from sfkeras.training.loop import run_training
+
+    config = tiny_config(strategy=strategy_name, d_reg_interval=2, batch_size=BATCH)
+    trainer = run_training(config, synthetic_dataset_fn(BATCH), out_dir, max_steps=STEPS,
+                           strategy=select_strategy(strategy_name), noise_mode="const")
+    networks = (trainer.generator, trainer.generator_ema, trainer.discriminator)
+    weights = {f"{i}": np.asarray(v) for i, v in
+               enumerate(v for network in networks for v in network.trainable_variables)}
+    weights["w_avg"] = np.asarray(trainer.generator.mapping.w_avg)
+    weights["replicas"] = np.asarray(trainer.strategy.num_replicas_in_sync)
+    np.savez(weights_path, **weights)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:]))
