@@ -128,7 +128,7 @@ def test_r1_penalty_is_the_squared_input_gradient():
 
     loss = StyleGAN2Loss(None, discriminator, LossSettings(r1_gamma=4.0))
     reals = tf.zeros([3, 2, 2, 3])
-    per_sample, penalty, logits = loss.discriminator_r1(reals)
+    per_sample, penalty, logits = loss.discriminator_r1(reals, tf.constant([0, 0], tf.int64))
     np.testing.assert_allclose(penalty, [np.sum(weights.numpy() ** 2)] * 3)
     np.testing.assert_allclose(per_sample, penalty * 2.0)
     assert logits.shape == (3,)

@@ -31,8 +31,8 @@ def runs(tmp_path_factory):
     first = run_training(config, synthetic_dataset_fn(BATCH), interrupted, max_steps=STEPS)
     first_step = int(first.step.numpy())
     resumed = run_training(config, synthetic_dataset_fn(BATCH), interrupted, max_steps=STEPS)
-    straight = run_training(config, synthetic_dataset_fn(BATCH), tmp_path_factory.mktemp("straight"),
-                            max_steps=2 * STEPS)
+    straight = run_training(config, synthetic_dataset_fn(BATCH),
+                            tmp_path_factory.mktemp("straight"), max_steps=2 * STEPS)
     return config, interrupted, first_step, resumed, straight
 
 

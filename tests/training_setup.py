@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from sfkeras.config import (AugmentConfig, Config, DataConfig, DiscriminatorConfig,
-                            GeneratorConfig, TrainConfig)
+from sfkeras.config import (
+    AugmentConfig,
+    Config,
+    DataConfig,
+    DiscriminatorConfig,
+    GeneratorConfig,
+    TrainConfig,
+)
 
 RESOLUTION = 16
 

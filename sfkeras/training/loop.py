@@ -28,7 +28,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sfkeras.config import Config
+from sfkeras.config import AugmentConfig, Config, TrainConfig
+from sfkeras.training.ada import AdaController
+from sfkeras.training.augment import build_augment_pipe
 from sfkeras.training.checkpoint import TrainingCheckpoint
 from sfkeras.training.distribute import is_chief, per_replica_batch, select_strategy
 from sfkeras.training.ema import ema_beta, update_ema
@@ -55,17 +57,25 @@ class StepPhases:
     Attributes:
         generator_reg: ``Greg`` (path-length regularisation).
         discriminator_reg: ``Dreg`` (R1 regularisation).
+        ada_update: adjust the augmentation probability after the step.
     """
 
     generator_reg: bool
     discriminator_reg: bool
+    ada_update: bool = False
 
 
-def phases_at(step: int, train) -> StepPhases:
-    """The phases of step ``step`` (0-based) under the ``train`` recipe."""
+def phases_at(step: int, train: TrainConfig, augment: AugmentConfig | None = None) -> StepPhases:
+    """The phases of step ``step`` (0-based) under the ``train`` and ``augment`` recipe.
+
+    ADA adjusts p when the number of steps done, ``step + 1``, is a multiple of
+    ``augment.interval`` (the original's ``batch_idx % ada_interval == 0``).
+    """
     return StepPhases(
         generator_reg=train.pl_weight > 0 and step % train.g_reg_interval == 0,
         discriminator_reg=train.r1_gamma > 0 and step % train.d_reg_interval == 0,
+        ada_update=augment is not None and augment.mode == "ada"
+        and (step + 1) % augment.interval == 0,
     )
 
 
@@ -116,7 +126,11 @@ class Trainer:
                                           config.generator.resolution,
                                           config.generator.img_channels))
                 self.generator_ema.set_weights(self.generator.get_weights())
-                self.augment, self.ada = _build_augmentation(config, self.global_batch)
+                image_shape = (config.generator.resolution, config.generator.resolution,
+                               config.generator.img_channels)
+                self.augment = build_augment_pipe(config.augment, image_shape, seed=train.seed)
+                self.ada = None if self.augment is None else AdaController(
+                    config.augment, self.global_batch, self.augment.p)
                 self.g_optimizer = self._optimizer(train.g_lr, train.g_reg_interval, "G_adam",
                                                    self.generator)
                 self.d_optimizer = self._optimizer(train.d_lr, train.d_reg_interval, "D_adam",
@@ -147,10 +161,8 @@ class Trainer:
     def checkpoint_groups(self) -> dict[str, list]:
         """Every variable of the run, by group, for :class:`TrainingCheckpoint`."""
         state = [self.step, self.cur_nimg, self.loss.pl_mean]
-        if self.ada is not None:
-            state += self.ada.variables
-        elif self.augment is not None:
-            state += [self.augment.p]
+        if self.augment is not None:
+            state += [self.augment.p, self.ada.sign_sum, self.ada.count]
         return {
             "generator": self.generator.variables,
             "generator_ema": self.generator_ema.variables,
@@ -167,7 +179,7 @@ class Trainer:
             The step's global-batch means: ``loss/G``, ``loss/D`` and, when their
             phases ran, ``loss/r1_penalty``, ``loss/pl_penalty``; ``augment/p``.
         """
-        phases = phases_at(int(self.step.numpy()), self.config.train)
+        phases = phases_at(int(self.step.numpy()), self.config.train, self.config.augment)
         if phases not in self._compiled_steps:
             self._compiled_steps[phases] = tf.function(
                 lambda batch: self._distributed_step(batch, phases), autograph=False)
@@ -185,10 +197,8 @@ class Trainer:
                    ema_beta(self.global_batch, self.cur_nimg, train.ema_kimg, train.ema_rampup))
         self.cur_nimg.assign_add(self.global_batch)
         self.step.assign_add(1)
-        if self.ada is not None:
-            self.ada.update(sums.pop("real_sign_sum"), sums.pop("real_count"), self.step)
-        else:
-            sums.pop("real_sign_sum"), sums.pop("real_count")
+        if phases.ada_update:
+            self.ada.update()
         stats = {"loss/G": sums["loss/G"] / self.global_batch,
                  "loss/D": sums["loss/D"] / self.global_batch}
         if phases.discriminator_reg:
@@ -208,24 +218,21 @@ class Trainer:
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
         active = ["Gmain"] + ["Greg"] * phases.generator_reg + ["Dmain"] \
             + ["Dreg"] * phases.discriminator_reg
-        sums, signs = {}, []
+        sums = {}
         for phase in active:
             index = PHASES.index(phase)
-            # Greg's path-length noise differs per replica; everything else is sliced
-            # from the global batch's randomness.
-            seed = seeds[index] if phase != "Greg" else \
-                tf.random.experimental.stateless_fold_in(seeds[index], replica)
+            # Latents are sliced from the global batch; the other draws (mixing,
+            # augmentation, path-length noise) are per replica.
+            seed = tf.random.experimental.stateless_fold_in(seeds[index], replica)
             stats, grads = self.phase_gradients(
                 phase, self._latents(seeds[index], replica), reals, seed)
+            if self.ada is not None and "real_logits" in stats:
+                self.ada.accumulate(stats["real_logits"])
             optimizer, network = (self.g_optimizer, self.generator) if phase.startswith("G") \
                 else (self.d_optimizer, self.discriminator)
             optimizer.apply(grads, network.trainable_variables)
-            if "real_logits" in stats:
-                signs.append(tf.sign(stats.pop("real_logits")))
+            stats.pop("real_logits", None)
             sums.update(stats)
-        signs = tf.concat(signs, axis=0)
-        sums["real_sign_sum"] = tf.reduce_sum(signs)
-        sums["real_count"] = tf.cast(tf.size(signs), tf.float32)
         return sums
 
     def phase_gradients(
@@ -244,7 +251,8 @@ class Trainer:
             phase: ``Gmain``, ``Greg``, ``Dmain`` or ``Dreg``.
             z: this replica's latents ``[replica_batch, z_dim]`` (unused by ``Dreg``).
             reals: this replica's real images ``[replica_batch, H, W, C]``.
-            seed: int ``[2]`` seed of the phase's other randomness.
+            seed: int ``[2]`` seed of the phase's other randomness (style mixing,
+                augmentation, path-length noise).
 
         Returns:
             ``stats``: sums over this replica's samples (``loss/G``, ``loss/D``,
@@ -269,7 +277,7 @@ class Trainer:
                 stats = {"loss/D": tf.reduce_sum(loss), "real_logits": real_logits}
                 objective = tf.reduce_sum(loss) / self.global_batch
             elif phase == "Dreg":
-                loss, penalty, real_logits = self.loss.discriminator_r1(reals)
+                loss, penalty, real_logits = self.loss.discriminator_r1(reals, seed)
                 stats = {"loss/r1_penalty": tf.reduce_sum(penalty), "real_logits": real_logits}
                 objective = tf.reduce_sum(loss) * train.d_reg_interval / self.global_batch
             else:
@@ -301,19 +309,6 @@ def _nan_to_num(gradient: tf.Tensor) -> tf.Tensor:
     """``torch.nan_to_num(g, nan=0, posinf=1e5, neginf=-1e5)``."""
     gradient = tf.where(tf.math.is_nan(gradient), tf.zeros_like(gradient), gradient)
     return tf.where(tf.math.is_inf(gradient), tf.sign(gradient) * 1e5, gradient)
-
-
-def _build_augmentation(config: Config, global_batch: int):
-    """The augmentation pipe and ADA controller of ``config.augment`` (or ``None``)."""
-    if config.augment.mode == "noaug":
-        return None, None
-    from sfkeras.training.ada import AdaController
-    from sfkeras.training.augment import AugmentPipe
-
-    pipe = AugmentPipe.from_config(config.augment)
-    ada = AdaController(pipe, config.augment, global_batch) if config.augment.mode == "ada" \
-        else None
-    return pipe, ada
 
 
 #: Training phase of each logged loss (named in non-finite-loss errors).
@@ -470,7 +465,8 @@ def _evaluate(trainer: Trainer, dataset_path) -> dict[str, float]:
     def generate(z):
         return generator(z, noise_mode="const")
 
-    results = evaluate_generator(generate, dataset_path, trainer.config.evaluate.metrics)
+    results = evaluate_generator(generate, dataset_path, trainer.config.evaluate.metrics,
+                                 z_dim=generator.z_dim, progress=False)
     return {f"metrics/{name}": float(value) for name, value in results.items()}
 
 

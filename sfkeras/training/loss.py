@@ -3,8 +3,9 @@
 Every loss here is returned **per sample** (shape ``[N]``); the training loop sums
 and divides by the global batch (so replicas average correctly) and multiplies by
 the lazy-regularisation interval. Randomness is stateless: each call takes a
-``seed`` (int32 ``[2]``) derived from the step, so a step is a pure function of the
-state it starts from (resumable and identical on every replica count).
+``seed`` (int ``[2]``) derived from the step, from which it draws the style-mixing
+cutoff, the augmentations and the path-length noise, so a step is a pure function of
+the state it starts from (and resumes exactly).
 
 Phases (the original's ``accumulate_gradients``):
     * ``Gmain``: ``softplus(-D(aug(G(z))))``.
@@ -52,7 +53,8 @@ class StyleGAN2Loss:
             ``synthesis(ws, noise_mode=...)``.
         discriminator: maps NHWC images in [-1, 1] to logits ``[N, 1]``.
         settings: loss hyper-parameters.
-        augment: applied to every image D sees (``None``: no augmentation).
+        augment: ``augment(images, seed=...)`` applied to every image D sees
+            (``AugmentPipe``; ``None``: no augmentation).
         noise_mode: synthesis noise during training (``random``; ``const`` in tests).
     """
 
@@ -82,21 +84,21 @@ class StyleGAN2Loss:
         """
         ws = self.generator.mapping(z, update_w_avg=True)
         if self.settings.style_mixing_prob > 0:
-            ws = self._mix_styles(ws, z, seed)
+            ws = self._mix_styles(ws, z, tf.random.experimental.stateless_fold_in(seed, 1))
         images = self.generator.synthesis(ws, noise_mode=self.noise_mode)
         return tf.cast(images, tf.float32), ws
 
-    def run_discriminator(self, images: tf.Tensor) -> tf.Tensor:
+    def run_discriminator(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         """Augment (if set) and discriminate: images ``[N, H, W, C]`` -> logits ``[N]``."""
         if self.augment is not None:
-            images = self.augment(images)
+            images = self.augment(images, seed=seed)
         logits = self.discriminator(images)
         return tf.reshape(tf.cast(logits, tf.float32), [-1])
 
     def generator_main(self, z: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Gmain: per-sample ``softplus(-D(G(z)))`` and the fake logits."""
         images, _ = self.run_generator(z, seed)
-        logits = self.run_discriminator(images)
+        logits = self.run_discriminator(images, tf.random.experimental.stateless_fold_in(seed, 2))
         return tf.nn.softplus(-logits), logits
 
     def generator_path_length(self, z: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -110,7 +112,8 @@ class StyleGAN2Loss:
             images, ws = self.run_generator(z, seed)
             tape.watch(ws)
             size = tf.cast(tf.shape(images)[1] * tf.shape(images)[2], tf.float32)
-            noise = tf.random.stateless_normal(tf.shape(images), seed + 1) / tf.sqrt(size)
+            noise = tf.random.stateless_normal(
+                tf.shape(images), tf.random.experimental.stateless_fold_in(seed, 3)) / tf.sqrt(size)
             projection = tf.reduce_sum(images * noise)
         grads = tape.gradient(projection, ws)
         lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))
@@ -123,11 +126,15 @@ class StyleGAN2Loss:
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """Dmain: per-sample ``softplus(D(G(z))) + softplus(-D(x))`` and the real logits."""
         fakes, _ = self.run_generator(z, seed)
-        fake_logits = self.run_discriminator(tf.stop_gradient(fakes))
-        real_logits = self.run_discriminator(reals)
+        fake_logits = self.run_discriminator(
+            tf.stop_gradient(fakes), tf.random.experimental.stateless_fold_in(seed, 2))
+        real_logits = self.run_discriminator(
+            reals, tf.random.experimental.stateless_fold_in(seed, 4))
         return tf.nn.softplus(fake_logits) + tf.nn.softplus(-real_logits), real_logits
 
-    def discriminator_r1(self, reals: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def discriminator_r1(
+        self, reals: tf.Tensor, seed: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Dreg: per-sample R1 loss ``(gamma/2) * penalty``, the penalty and real logits.
 
         The penalty is ``sum((d sum(D(aug(x))) / dx)^2)`` over each image; its
@@ -135,7 +142,8 @@ class StyleGAN2Loss:
         """
         with tf.GradientTape() as tape:
             tape.watch(reals)
-            logits = self.run_discriminator(reals)
+            logits = self.run_discriminator(
+                reals, tf.random.experimental.stateless_fold_in(seed, 4))
             total = tf.reduce_sum(logits)
         grads = tape.gradient(total, reals)
         penalty = tf.reduce_sum(tf.square(tf.cast(grads, tf.float32)), axis=[1, 2, 3])
