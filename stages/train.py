@@ -1,0 +1,12 @@
+"""DVC stage `train`: `sfkeras train` with the pipeline's default paths (see dvc.yaml).
+
+Trains on ``data/prepared/<data.name>`` into ``data/train`` and resumes from the
+newest checkpoint in ``data/train/checkpoints`` when there is one.
+"""
+
+import sys
+
+from sfkeras.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["train"]))
