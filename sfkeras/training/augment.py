@@ -29,27 +29,35 @@ the batch's mapped output corners (plus the filter support, at most ``size - 1``
 up-sample 2x with the ``sym6`` wavelet low-pass filter, bilinear sampling with zero
 padding (``grid_sample``, ``align_corners=False``), then filter with ``sym6`` and
 down-sample 2x back to the input size. Colour transforms are composed into one 4x4
-matrix per image acting on homogeneous RGB. The only departures from the original:
+matrix per image acting on homogeneous RGB. Departures from the original, none of
+which changes a value beyond float rounding:
 
+* The original's padding has a data-dependent size; here images are always padded
+  by ``size - 1`` and everything outside the original's padded image is zeroed
+  before and after up-sampling, so shapes are static (``tf.function``, XLA).
 * The whole geometric resampling is skipped (``tf.cond``) when every image of the
   batch drew the identity. The original resamples anyway, which is the identity up
   to float rounding (``sym6`` is orthogonal, so its up-then-down is exact), so this
-  changes no value beyond rounding and no gradient; it makes ``p = 0`` an exact
-  identity and unaugmented batches cheap.
+  changes no gradient either; it makes ``p = 0`` an exact identity and unaugmented
+  batches cheap.
 * Bilinear sampling is built from gathers and arithmetic, so automatic
   differentiation is exact to any order (R1 differentiates through it twice).
 * Sampling coordinates are computed directly in pixel units instead of through
   ``affine_grid``'s normalised coordinates (the same numbers up to rounding).
 * The saturation matrix is written ``I + (s - 1)(I - vv^T)`` instead of
   ``vv^T + (I - vv^T)s`` (algebraically equal; exactly ``I`` when ``s = 1``).
-* Only RGB images; the original's single-channel path is not ported.
-* Random numbers come from TensorFlow (stateless draws from a per-call seed), so
-  the draws differ from PyTorch's while following the same distributions.
+
+Not ported: the original's single-channel path (RGB only) and the transforms of
+the ``augpipe`` choices our configuration does not offer (image-space filtering,
+noise, cutout).
+Random numbers come from TensorFlow (stateless draws from a per-call seed), so the
+draws differ from PyTorch's while following the same distributions (and differ
+between XLA and non-XLA execution of the same seed).
 
 Even at ``p = 1`` an ``xflip`` or ``rotate90`` is not an exact pixel permutation,
 in the original as here: a mirrored image goes through the asymmetric ``sym6``
-filter pair mirrored, which is slightly not the identity (about 1e-3 of the signal;
-see the tests).
+filter pair mirrored, which amounts to a slight 1-D filtering (centre tap 0.965,
+largest side taps -0.098 and 0.084; see the tests).
 """
 
 from __future__ import annotations
@@ -159,17 +167,21 @@ class AugmentPipe(keras.layers.Layer):
         if seed is None:
             seed = self._generator.make_seeds(1)[:, 0]
         dtype = images.dtype
-        draws = _Draws(seed, tf.shape(images)[0], dtype)
+        batch_size = tf.shape(images)[0]
         p = tf.clip_by_value(tf.cast(tf.convert_to_tensor(self.p), dtype), 0.0, self.max_p)
         if self.transforms & _GEOMETRIC:
-            height, width = images.shape[1], images.shape[2]
-            g_inv = _geometric_matrix(draws, p, self.transforms, height, width)
-            untouched = tf.reduce_all(tf.equal(g_inv, tf.eye(3, dtype=dtype)))
-            images = tf.cond(untouched, lambda: images, lambda: _warp(images, g_inv))
+            draws = _Draws(tf.random.experimental.stateless_fold_in(seed, 1), batch_size, dtype)
+            g_inv = _geometric_matrix(draws, p, self.transforms, images.shape[1], images.shape[2])
+            images = tf.cond(
+                tf.reduce_any(draws.touched),
+                lambda: _where(draws.touched, _warp(images, g_inv), images),
+                lambda: images,
+            )
         if self.transforms & _COLOR:
+            draws = _Draws(tf.random.experimental.stateless_fold_in(seed, 2), batch_size, dtype)
             color = _color_matrix(draws, p, self.transforms)
-            images = tf.einsum("nhwc,ndc->nhwd", images, color[:, :3, :3])
-            images = images + color[:, None, None, :3, 3]
+            recolored = tf.einsum("nhwc,ndc->nhwd", images, color[:, :3, :3])
+            images = _where(draws.touched, recolored + color[:, None, None, :3, 3], images)
         return images
 
     def compute_output_shape(self, input_shape):
@@ -202,13 +214,19 @@ def build_augment_pipe(
 
 
 class _Draws:
-    """Per-image random numbers ``[N, *shape]``, each draw from its own stateless sub-seed."""
+    """Per-image random numbers ``[N, *shape]``, each draw from its own stateless sub-seed.
+
+    Attributes:
+        touched: ``[N]`` bool, the images that drew at least one transform in
+            :meth:`chosen` so far.
+    """
 
     def __init__(self, seed, batch_size, dtype):
         self._seed = seed
         self._batch_size = batch_size
         self._dtype = dtype
         self._count = 0
+        self.touched = tf.zeros([batch_size], tf.bool)
 
     def _next_seed(self):
         self._count += 1
@@ -227,11 +245,17 @@ class _Draws:
         )
 
     def chosen(self, value, probability, identity):
-        """``value`` for the images that draw ``u < probability``, else ``identity``."""
+        """``value`` (``[N]`` or ``[N, k]``) for images that draw ``u < probability``, else ``identity``."""
         hit = self.uniform() < probability
+        self.touched = self.touched | hit
         if value.shape.rank == 2:
             hit = hit[:, None]
         return tf.where(hit, value, tf.cast(identity, self._dtype))
+
+
+def _where(selected, augmented, images):
+    """Per image: ``augmented`` where ``selected`` ``[N]``, else ``images`` unchanged."""
+    return tf.where(selected[:, None, None, None], augmented, images)
 
 
 def _matrix(rows, like):
@@ -344,44 +368,85 @@ def _rotate_about_luma(theta):
 def _warp(images, g_inv):
     """Resample ``images`` ``[N, H, W, C]`` so that output pixel ``q`` shows input ``G_inv q``.
 
-    Reflect padding by the batch's bounding box, 2x ``sym6`` up-sampling, bilinear
-    sampling with zero padding, ``sym6`` filtering and 2x down-sampling, as the original.
+    The original reflect-pads by the batch's bounding box (a data-dependent shape),
+    2x up-samples with ``sym6`` (zeros beyond the padded image), samples bilinearly
+    (zeros outside the up-sampled image), filters with ``sym6`` and 2x down-samples.
+    Here the padding is always the largest the original can use, ``size - 1``, and
+    everything outside the original's padded image is zeroed before and after
+    up-sampling: the same numbers, with static shapes. Padding, masking and
+    up-sampling form one linear map per axis, applied as a matrix product, as is
+    the down-sampling.
     """
-    _, height, width, channels = images.shape
+    _, height, width, _ = images.shape
     dtype = images.dtype
     cx, cy = (width - 1) / 2, (height - 1) / 2
 
-    # Margin that the mapped output corners need, plus the filter support.
+    # The original's margin: what the mapped output corners need plus the filter support.
     corners = tf.constant([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]], dtype)
     mapped = tf.reshape(tf.einsum("nij,kj->nki", g_inv[:, :2, :], corners), [-1, 2])
     margin = tf.concat([tf.reduce_max(-mapped, axis=0), tf.reduce_max(mapped, axis=0)], 0)
     margin = margin + tf.constant([2 * _GRID_PAD - cx, 2 * _GRID_PAD - cy] * 2, dtype)
     margin = tf.clip_by_value(margin, 0.0, tf.constant([width - 1, height - 1] * 2, dtype))
-    pad_x0, pad_y0, pad_x1, pad_y1 = tf.unstack(tf.cast(tf.math.ceil(margin), tf.int32))
+    margin_x0, margin_y0, margin_x1, margin_y1 = tf.unstack(tf.cast(tf.math.ceil(margin), tf.int32))
 
-    images = tf.transpose(images, [0, 3, 1, 2])  # [N, C, H, W]: filters act per channel
-    images = tf.pad(images, [[0, 0], [0, 0], [pad_y0, pad_y1], [pad_x0, pad_x1]], mode="REFLECT")
-    centre_shift = tf.cast(tf.stack([pad_x0 - pad_x1, pad_y0 - pad_y1]), dtype) / 2
-    images = _upsample_2x(images)
+    images = tf.transpose(images, [0, 3, 1, 2])  # [N, C, H, W]: resample by matrix products
+    up_y = _pad_and_upsample_matrix(height, margin_y0, margin_y1, dtype)
+    up_x = _pad_and_upsample_matrix(width, margin_x0, margin_x1, dtype)
+    images = tf.matmul(tf.matmul(up_y, images), up_x, transpose_b=True)
 
-    # Same map in the coordinates of the padded, up-sampled image (its pixel centres
-    # sit half a sample off the centred grid of the original resolution).
-    to_up = _affine(2, 2, -0.5, -0.5, dtype) @ _affine(1, 1, centre_shift[0], centre_shift[1], dtype)
-    from_up = _affine(0.5, 0.5, 0.25, 0.25, dtype)
-    g_inv = to_up[None] @ g_inv @ from_up[None]
+    # The same map in the coordinates of the up-sampled image, whose samples sit half
+    # a sample off the doubled grid (sym6's delay): T(-1/2) S(2) G_inv S(1/2) T(1/2).
+    to_up = tf.constant([[2, 0, -0.5], [0, 2, -0.5], [0, 0, 1]], dtype)
+    from_up = tf.constant([[0.5, 0, 0.25], [0, 0.5, 0.25], [0, 0, 1]], dtype)
+    images = _bilinear_sample(
+        images, to_up @ g_inv @ from_up, 2 * (height + 2 * _GRID_PAD), 2 * (width + 2 * _GRID_PAD)
+    )
 
-    grid_height, grid_width = 2 * (height + 2 * _GRID_PAD), 2 * (width + 2 * _GRID_PAD)
-    images = _bilinear_sample(images, g_inv, grid_height, grid_width)
-    images = _downsample_2x(images[:, :, 1:-1, 1:-1])
-    images = tf.transpose(images, [0, 2, 3, 1])
-    return tf.ensure_shape(images, [None, height, width, channels])
+    down_y = tf.constant(_downsample_matrix(height), dtype)
+    down_x = tf.constant(_downsample_matrix(width), dtype)
+    images = tf.matmul(tf.matmul(down_y, images), down_x, transpose_b=True)
+    return tf.transpose(images, [0, 2, 3, 1])
 
 
-def _affine(sx, sy, tx, ty, dtype):
-    """``[[sx, 0, tx], [0, sy, ty], [0, 0, 1]]`` (``tx``, ``ty`` may be scalar tensors)."""
-    zero, one = tf.constant(0, dtype), tf.constant(1, dtype)
-    rows = [[sx, zero, tx], [zero, sy, ty], [zero, zero, one]]
-    return tf.stack([tf.stack([tf.cast(e, dtype) for e in row]) for row in rows])
+def _pad_and_upsample_matrix(length: int, margin0, margin1, dtype):
+    """``[2 (3 length - 2), length]``: reflect-pad, keep the margins, 2x up-sample, keep.
+
+    Pads by ``length - 1`` on both sides but keeps only ``margin0`` / ``margin1``
+    (scalar tensors, the original's padding) of it, and zeroes what up-sampling
+    spreads beyond them, which the original's smaller padded image does not have.
+    """
+    pad = length - 1
+    source = np.abs(np.arange(-pad, length + pad))
+    reflect = np.eye(length)[np.where(source > pad, 2 * pad - source, source)]
+    padded_length = len(source)
+    padded = tf.range(padded_length)
+    kept = (padded >= pad - margin0) & (padded < pad + length + margin1)
+    upsampled = tf.range(2 * padded_length)
+    kept_up = (upsampled >= 2 * (pad - margin0)) & (upsampled < 2 * (pad + length + margin1))
+    upsample = tf.constant(_upsample_matrix(padded_length), dtype) * tf.cast(kept, dtype)[None, :]
+    return tf.cast(kept_up, dtype)[:, None] * (upsample @ tf.constant(reflect, dtype))
+
+
+def _upsample_matrix(length: int) -> np.ndarray:
+    """``upfirdn2d.upsample2d(f=sym6)`` along one axis as ``[2 length, length]``.
+
+    Zero insertion, zero padding ``(5 + 1, 5)`` and convolution with the normalised
+    filter times 2: output ``n`` takes input ``i`` with tap ``5 + n - 2 i``.
+    """
+    taps = 2 * np.asarray(SYM6) / np.sum(SYM6)
+    tap = 5 + np.arange(2 * length)[:, None] - 2 * np.arange(length)[None, :]
+    return np.where((tap >= 0) & (tap < _TAPS), taps[np.clip(tap, 0, _TAPS - 1)], 0.0)
+
+
+def _downsample_matrix(length: int) -> np.ndarray:
+    """``upfirdn2d.downsample2d(f=sym6, padding=-6, flip_filter=True)`` as ``[length, 2 length + 12]``.
+
+    Crops one sample on each side, correlates with the normalised filter and keeps
+    every other sample: output ``j`` takes input ``q`` with tap ``q - 1 - 2 j``.
+    """
+    taps = np.asarray(SYM6) / np.sum(SYM6)
+    tap = np.arange(2 * length + 4 * _GRID_PAD)[None, :] - 1 - 2 * np.arange(length)[:, None]
+    return np.where((tap >= 0) & (tap < _TAPS), taps[np.clip(tap, 0, _TAPS - 1)], 0.0)
 
 
 def _bilinear_sample(images, g_inv, grid_height: int, grid_width: int):
@@ -390,17 +455,17 @@ def _bilinear_sample(images, g_inv, grid_height: int, grid_width: int):
     Output pixel ``(i, j)`` of the ``[N, C, grid_height, grid_width]`` result has
     centred coordinates ``(j + 0.5 - grid_width / 2, i + 0.5 - grid_height / 2)``
     and shows the input at ``g_inv`` of them (centred coordinates of the input).
+    The four taps are gathered, so derivatives of any order are exact.
     """
+    _, channels, in_height, in_width = images.shape
     dtype = images.dtype
-    channels = images.shape[1]
-    batch, _, in_height, in_width = tf.unstack(tf.shape(images))
-    xs = tf.range(grid_width, dtype=dtype) + (0.5 - grid_width / 2)
-    ys = tf.range(grid_height, dtype=dtype) + (0.5 - grid_height / 2)
-    grid_y, grid_x = tf.meshgrid(ys, xs, indexing="ij")
-    grid = tf.stack([tf.reshape(grid_x, [-1]), tf.reshape(grid_y, [-1]), tf.ones_like(tf.reshape(grid_x, [-1]))], 1)
-    source = tf.einsum("nij,kj->nki", g_inv[:, :2, :], grid)  # [N, K, xy]
-    source_x = source[..., 0] + (tf.cast(in_width, dtype) / 2 - 0.5)
-    source_y = source[..., 1] + (tf.cast(in_height, dtype) / 2 - 0.5)
+    xs = np.arange(grid_width) + 0.5 - grid_width / 2
+    ys = np.arange(grid_height) + 0.5 - grid_height / 2
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    grid = np.stack([grid_x.ravel(), grid_y.ravel(), np.ones(grid_x.size)], axis=1)  # [K, 3]
+    source = tf.einsum("nij,kj->nik", g_inv[:, :2, :], tf.constant(grid, dtype))  # [N, xy, K]
+    source_x = source[:, 0] + (in_width / 2 - 0.5)
+    source_y = source[:, 1] + (in_height / 2 - 0.5)
 
     x0, y0 = tf.floor(source_x), tf.floor(source_y)
     frac_x, frac_y = source_x - x0, source_y - y0
@@ -413,51 +478,9 @@ def _bilinear_sample(images, g_inv, grid_height: int, grid_width: int):
             x, y = tf.clip_by_value(x, 0, in_width - 1), tf.clip_by_value(y, 0, in_height - 1)
             indices.append(y * in_width + x)
             weights.append(weight_x * weight_y * tf.cast(inside, dtype))
-    flat = tf.reshape(images, [batch, channels, -1])
-    taps = tf.gather(flat, tf.concat(indices, axis=1), axis=2, batch_dims=1)  # [N, C, 4K]
-    taps = tf.reshape(taps, [batch, channels, 4, -1])
-    sampled = tf.einsum("nctk,ntk->nck", taps, tf.stack(weights, axis=1))
-    return tf.reshape(sampled, [batch, channels, grid_height, grid_width])
-
-
-def _filter_kernels(dtype, gain: float):
-    """The normalised ``sym6`` taps times ``gain`` as height- and width-wise conv kernels."""
-    taps = np.asarray(SYM6) / np.sum(SYM6) * gain
-    taps = tf.constant(taps, dtype)
-    return tf.reshape(taps, [_TAPS, 1, 1, 1]), tf.reshape(taps, [1, _TAPS, 1, 1])
-
-
-def _upsample_2x(images):
-    """``upfirdn2d.upsample2d(f=sym6)``: ``[N, C, h, w] -> [N, C, 2h, 2w]``, zero borders.
-
-    Zero insertion followed by convolution with the (flipped) filter is a strided
-    transposed convolution; the original's padding keeps samples ``5 .. 2h + 4``.
-    """
-    channels = images.shape[1]
-    batch, _, height, width = tf.unstack(tf.shape(images))
-    kernel_y, kernel_x = _filter_kernels(images.dtype, gain=2.0)  # gain 4 over two passes
-    x = tf.reshape(images, [-1, height, width, 1])
-    crop = (_TAPS - 2) // 2
-    x = tf.nn.conv2d_transpose(
-        x, kernel_y, tf.stack([batch * channels, 2 * height + _TAPS - 2, width, 1]),
-        strides=[1, 2, 1, 1], padding="VALID",
-    )[:, crop : crop + 2 * height]
-    x = tf.nn.conv2d_transpose(
-        x, kernel_x, tf.stack([batch * channels, 2 * height, 2 * width + _TAPS - 2, 1]),
-        strides=[1, 1, 2, 1], padding="VALID",
-    )[:, :, crop : crop + 2 * width]
-    return tf.reshape(x, [batch, channels, 2 * height, 2 * width])
-
-
-def _downsample_2x(images):
-    """``upfirdn2d.downsample2d(f=sym6, flip_filter=True)`` without its padding.
-
-    Correlates with the filter and keeps every other sample (valid positions only):
-    ``[N, C, 2h + 10, 2w + 10] -> [N, C, h, w]``.
-    """
-    _, channels, height, width = images.shape
-    kernel_y, kernel_x = _filter_kernels(images.dtype, gain=1.0)
-    x = tf.reshape(images, [-1, height, width, 1])
-    x = tf.nn.conv2d(x, kernel_y, strides=[1, 2, 1, 1], padding="VALID")
-    x = tf.nn.conv2d(x, kernel_x, strides=[1, 1, 2, 1], padding="VALID")
-    return tf.reshape(x, [-1, channels, x.shape[1], x.shape[2]])
+    # One flat gather: element (n, c, tap, k) sits at (n C + c) h w + index[n, tap, k].
+    planes = tf.range(tf.shape(images)[0] * channels) * (in_height * in_width)
+    planes = tf.reshape(planes, [-1, channels, 1, 1])
+    taps = tf.gather(tf.reshape(images, [-1]), planes + tf.stack(indices, axis=1)[:, None])
+    sampled = tf.reduce_sum(taps * tf.stack(weights, axis=1)[:, None], axis=2)  # [N, C, K]
+    return tf.reshape(sampled, [-1, channels, grid_height, grid_width])
