@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from test_conv_ops import reference_conv2d_resample
 
 from sfkeras.layers.conv import EqualizedConv2D
-from test_conv_ops import reference_conv2d_resample
 
 
 def reference_layer(x, kernel, bias, *, up, down, gain, clamp, activation):

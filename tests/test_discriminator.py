@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import load_fixture
+
 from sfkeras.config.discriminator import DiscriminatorConfig
 from sfkeras.convert.common import WeightImportError
 from sfkeras.convert.discriminator import (
@@ -118,7 +118,8 @@ def test_cifar_parameter_count_equals_the_originals():
     channels = {res: min(32768 // res, 512) for res in (32, 16, 8, 4)}
     expected = conv(3, channels[32], 1)  # b32.fromrgb
     for res in (32, 16, 8):
-        expected += conv(channels[res], channels[res], 3) + conv(channels[res], channels[res // 2], 3)
+        expected += conv(channels[res], channels[res], 3)  # conv0
+        expected += conv(channels[res], channels[res // 2], 3)  # conv1
     c4 = channels[4]
     expected += conv(c4 + 1, c4, 3) + (c4 * 16 * c4 + c4) + (c4 + 1)  # conv, fc, out
     model = Discriminator(32, DiscriminatorConfig(architecture="orig"))
@@ -164,7 +165,8 @@ def test_gradients_second_order(rng):
     grads = outer.gradient(penalty, variables)
     # D is piecewise linear in x except for mbstd, so dD/dx depends on a bias only through
     # mbstd: exactly the biases after it (epilogue conv, fc, out) get no gradient.
-    unreached = [v.path for v, g in zip(variables, grads) if g is None or not np.any(g)]
+    unreached = [v.path for v, g in zip(variables, grads, strict=True)
+                 if g is None or not np.any(g)]
     epilogue = model.epilogue
     assert unreached == [epilogue.conv.bias.path, epilogue.fc.bias.path, epilogue.out.bias.path]
     assert all(np.isfinite(g).all() for g in grads if g is not None)

@@ -18,7 +18,9 @@ from sfkeras.convert.common import Target, assign_state, conv_kernel, transpose
 from sfkeras.models.discriminator import Discriminator
 
 
-def discriminator_config_from_official(config: Mapping[str, Any]) -> tuple[int, DiscriminatorConfig]:
+def discriminator_config_from_official(
+    config: Mapping[str, Any],
+) -> tuple[int, DiscriminatorConfig]:
     """``(resolution, DiscriminatorConfig)`` from an original D's keyword arguments.
 
     Args:

@@ -83,7 +83,7 @@ class Discriminator(keras.Model):
             raise ValueError(f"the discriminator takes [N, {self.resolution}, {self.resolution}, "
                              f"{self.img_channels}] images, got {tuple(input_shape)}")
         x_shape, img_shape = None, tuple(input_shape)
-        for res, block in zip(self.block_resolutions, self.blocks):
+        for res, block in zip(self.block_resolutions, self.blocks, strict=True):
             block.build(x_shape, img_shape)
             half = res // 2
             x_shape = (batch, half, half, block.out_channels)
