@@ -1,7 +1,9 @@
 """StyleGAN2's discriminator layers: minibatch standard deviation, blocks, epilogue (NHWC).
 
 Semantics follow StyleGAN2-ADA's ``training/networks.py`` (``DiscriminatorBlock``,
-``MinibatchStdLayer``, ``DiscriminatorEpilogue``) in float32. Where ``conv_clamp``
+``MinibatchStdLayer``, ``DiscriminatorEpilogue``) in float32, which is what Styleformer
+runs (its copy of these classes defaults to ``force_fp32=True``, so the float16 blocks
+that ``num_fp16_res`` requests never run in half precision). Where ``conv_clamp``
 applies, exactly as in the original: every block's ``fromrgb``, ``conv0`` and ``conv1``
 and the epilogue's ``conv`` are clamped; the residual ``skip`` convolution, the
 epilogue's ``fromrgb`` (``skip`` architecture) and the dense layers are not.
