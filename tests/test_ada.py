@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from sfkeras.config.augment import AugmentConfig
 from sfkeras.training.ada import AdaController
+from sfkeras.training.augment import build_augment_pipe
 
 BATCH = 32
 STEP = BATCH * 4 / (500 * 1000)  # batch * interval / (kimg * 1000) with the defaults
@@ -87,3 +88,12 @@ def test_works_inside_tf_function_with_config_speed():
     accumulate(-tf.ones([BATCH, 1]))
     assert float(update()) == 0.0
     assert float(variable.numpy()) == 0.0
+
+
+def test_adjusts_the_pipeline_weight():
+    config = AugmentConfig(mode="ada", p=0.1)
+    pipe = build_augment_pipe(config, (8, 8, 3), seed=0)
+    controller = AdaController(config, BATCH, pipe.p)
+    controller.accumulate(tf.ones([BATCH]))
+    controller.update()
+    assert float(pipe.p.numpy()) == pytest.approx(0.1 + STEP)

@@ -29,11 +29,14 @@ def _pipe(transforms, p=1.0, **kwargs):
     return pipe
 
 
-def test_p_zero_is_exact_identity(rng):
+def test_p_zero_is_exact_identity_eagerly_and_compiled(rng):
     x = _images(rng)
+    pipe = _pipe(PIPELINES["bgc"], p=0.0)
+    compiled = tf.function(pipe)
     for seed in range(3):
-        y = _pipe(PIPELINES["bgc"], p=0.0)(x, seed=tf.constant([seed, 0]))
-        np.testing.assert_array_equal(y.numpy(), x.numpy())
+        for augment in (pipe, compiled):
+            y = augment(x, seed=tf.constant([seed, 0]))
+            np.testing.assert_array_equal(y.numpy(), x.numpy())
 
 
 @pytest.mark.parametrize("name", PIPELINES["bgc"])
@@ -193,10 +196,14 @@ def test_second_order_gradients_exist_and_are_exact(rng):
         grad_x = inner.gradient(total, x)
         return tf.reduce_sum(tf.square(grad_x))
 
-    with tf.GradientTape() as outer:
-        value = penalty()
-    grad_w = outer.gradient(value, w).numpy()
+    def penalty_gradient():
+        with tf.GradientTape() as outer:
+            value = penalty()
+        return outer.gradient(value, w)
+
+    grad_w = penalty_gradient().numpy()
     assert np.abs(grad_w).max() > 0
+    np.testing.assert_allclose(tf.function(penalty_gradient)().numpy(), grad_w, rtol=1e-10)
     eps = 1e-6
     for index in [(0, 0, 0), (3, 4, 1), (7, 7, 2)]:
         step = np.zeros(w.shape)

@@ -35,11 +35,13 @@ which changes a value beyond float rounding:
 * The original's padding has a data-dependent size; here images are always padded
   by ``size - 1`` and everything outside the original's padded image is zeroed
   before and after up-sampling, so shapes are static (``tf.function``, XLA).
-* The whole geometric resampling is skipped (``tf.cond``) when every image of the
-  batch drew the identity. The original resamples anyway, which is the identity up
-  to float rounding (``sym6`` is orthogonal, so its up-then-down is exact), so this
-  changes no gradient either; it makes ``p = 0`` an exact identity and unaugmented
-  batches cheap.
+* Images that drew no transform of a group pass through that group untouched, and
+  the geometric resampling is skipped altogether (``tf.cond``) when no image of the
+  batch drew a geometric transform. The original resamples every image, which is
+  the identity up to float rounding for an identity matrix (``sym6`` is orthogonal,
+  so its up-then-down is exact); the batch's padding is still computed from every
+  image, as the original does. So ``p = 0`` is an exact identity and unaugmented
+  images are cheap, and gradients are unchanged.
 * Bilinear sampling is built from gathers and arithmetic, so automatic
   differentiation is exact to any order (R1 differentiates through it twice).
 * Sampling coordinates are computed directly in pixel units instead of through
