@@ -182,7 +182,8 @@ class Trainer:
         phases = phases_at(int(self.step.numpy()), self.config.train, self.config.augment)
         if phases not in self._compiled_steps:
             self._compiled_steps[phases] = tf.function(
-                lambda batch: self._distributed_step(batch, phases), autograph=False)
+                lambda batch: self._distributed_step(batch, phases), autograph=False,
+                jit_compile=self.config.train.xla or None)
         stats = self._compiled_steps[phases](reals)
         return {name: float(value) for name, value in stats.items()}
 
@@ -458,15 +459,20 @@ def _replicas_per_pipeline(context: tf.distribute.InputContext) -> int:
 
 
 def _evaluate(trainer: Trainer, dataset_path) -> dict[str, float]:
+    """``evaluate.metrics`` of G_ema against the training data, as ``metrics/<name>``."""
     from sfkeras.metrics.evaluate import evaluate_generator
 
     generator = trainer.generator_ema
 
-    def generate(z):
-        return generator(z, noise_mode="const")
+    def generate(z):  # random noise and no truncation, as the original's metrics
+        return keras.ops.convert_to_numpy(generator(z))
 
-    results = evaluate_generator(generate, dataset_path, trainer.config.evaluate.metrics,
-                                 z_dim=generator.z_dim, progress=False)
+    evaluate = trainer.config.evaluate
+    results = evaluate_generator(generate, dataset_path, evaluate.metrics,
+                                 z_dim=generator.z_dim, num_images=evaluate.num_images,
+                                 batch_size=evaluate.batch_size, seed=evaluate.seed,
+                                 split=evaluate.split,
+                                 inception_weights=evaluate.inception_weights, progress=False)
     return {f"metrics/{name}": float(value) for name, value in results.items()}
 
 

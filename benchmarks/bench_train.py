@@ -1,0 +1,112 @@
+"""Training throughput (images/s) of full StyleGAN2-ADA iterations.
+
+One iteration is a real training step of :class:`sfkeras.training.loop.Trainer`:
+Gmain, Dmain, lazy R1 (Dreg every ``d_reg_interval`` steps), the ``bgc`` augmentation
+at a fixed p = 0.2 on every image D sees, the generator EMA, on synthetic images
+(no data loading). The two kinds of step (with and without R1) are timed separately
+(median over ``--iterations``, robust to other processes) and combined in the
+schedule's proportion, so a few iterations give the steady-state rate:
+
+    images/s = batch * d_reg_interval / (t_R1 + (d_reg_interval - 1) * t_main)
+
+Models: the ablation generator (``PRESETS["ablation"]``: Layers {1,2,2}, Hidden
+{256,64,16}) with ``cifar`` (channel_base 32768, channel_max 512, ``orig``, the CIFAR-10
+D) or ``small`` (channel_base 4096, channel_max 128) discriminators. The original
+StyleGAN2-ADA/Styleformer code ran 2.8 (cifar) and 16.5 (small) images/s on the 2-core
+reference machine.
+
+Usage::
+
+    python benchmarks/bench_train.py                         # both D, XLA off and on
+    python benchmarks/bench_train.py --discriminators small --xla off --iterations 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as tf  # noqa: E402
+
+from sfkeras.config import (  # noqa: E402
+    PRESETS,
+    AugmentConfig,
+    Config,
+    DataConfig,
+    DiscriminatorConfig,
+    GeneratorConfig,
+    TrainConfig,
+)
+from sfkeras.training.loop import Trainer  # noqa: E402
+
+DISCRIMINATORS = {"cifar": (32768, 512), "small": (4096, 128)}
+REFERENCE_IMAGES_PER_S = {"cifar": 2.8, "small": 16.5}
+
+
+def benchmark_config(discriminator: str, batch: int, xla: bool) -> Config:
+    """The ablation G, the named D, bgc augmentation at fixed p = 0.2, CIFAR recipe."""
+    generator = GeneratorConfig.from_dict(PRESETS["ablation"]["generator"], "generator")
+    channel_base, channel_max = DISCRIMINATORS[discriminator]
+    return Config(
+        data=DataConfig(resolution=generator.resolution),
+        generator=generator,
+        discriminator=DiscriminatorConfig(architecture="orig", channel_base=channel_base,
+                                          channel_max=channel_max),
+        augment=AugmentConfig(mode="fixed", pipeline="bgc", p=0.2),
+        train=TrainConfig(batch_size=batch, xla=xla, strategy="default"),
+    )
+
+
+def images_per_second(config: Config, iterations: int) -> float:
+    """Steady-state training images/s of ``config`` (see the module docstring)."""
+    strategy = tf.distribute.get_strategy()
+    trainer = Trainer(config, strategy)
+    train = config.train
+    res = config.generator.resolution
+    reals = tf.random.uniform([train.batch_size, res, res, 3], -1.0, 1.0)
+    interval = train.d_reg_interval
+
+    def timed(step: int) -> float:
+        trainer.step.assign(step)
+        start = time.perf_counter()
+        trainer.run_step(reals)
+        return time.perf_counter() - start
+
+    timed(0), timed(1)  # trace and compile both kinds of step
+    with_r1 = statistics.median(timed(interval * i) for i in range(1, iterations + 1))
+    main = statistics.median(timed(interval * i + 1) for i in range(1, iterations + 1))
+    return train.batch_size * interval / (with_r1 + (interval - 1) * main)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--discriminators", nargs="+", choices=sorted(DISCRIMINATORS),
+                        default=["cifar", "small"])
+    parser.add_argument("--xla", choices=["off", "on", "both"], default="both")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--iterations", type=int, default=3,
+                        help="timed steps of each kind (with and without R1)")
+    args = parser.parse_args()
+    xla_modes = {"off": [False], "on": [True], "both": [False, True]}[args.xla]
+    for discriminator in args.discriminators:
+        for xla in xla_modes:
+            mode = "on" if xla else "off"
+            label = f"G=ablation D={discriminator:<5} batch={args.batch} xla={mode}"
+            try:
+                rate = images_per_second(benchmark_config(discriminator, args.batch, xla),
+                                         args.iterations)
+            except (tf.errors.OpError, ValueError) as error:
+                print(f"{label}: failed: {str(error).splitlines()[0][:200]}", flush=True)
+                continue
+            reference = REFERENCE_IMAGES_PER_S[discriminator]
+            print(f"{label}: {rate:7.2f} img/s ({rate / reference:.2f}x the original's "
+                  f"{reference} img/s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
