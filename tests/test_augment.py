@@ -93,7 +93,7 @@ def test_integer_translation_is_exact_with_reflect_padding(rng):
     pipe = AugmentPipe(("xint",), p=1.0, seed=0, dtype="float64")
     y = pipe(x, seed=SEED).numpy()
     x = x.numpy()
-    for image, source in zip(y, x):
+    for image, source in zip(y, x, strict=True):
         padded = np.pad(source, ((2, 2), (2, 2), (0, 0)), mode="reflect")
         matches = [
             (dy, dx)
@@ -109,7 +109,7 @@ def test_color_transform_is_affine_per_image(rng):
     pipe = AugmentPipe(PIPELINES["color"], p=1.0, seed=0, dtype="float64")
     y = pipe(x, seed=SEED).numpy().reshape(4, -1, 3)
     x = x.numpy().reshape(4, -1, 3)
-    for image, source in zip(y, x):
+    for image, source in zip(y, x, strict=True):
         homogeneous = np.concatenate([source, np.ones_like(source[:, :1])], axis=1)
         matrix, residual, *_ = np.linalg.lstsq(homogeneous, image, rcond=None)
         assert residual.max() < 1e-18 * len(source) + 1e-12
@@ -232,7 +232,8 @@ def test_p_is_a_checkpointed_weight_and_config_round_trips():
 
 def test_build_augment_pipe_follows_the_config():
     assert build_augment_pipe(AugmentConfig(mode="noaug"), (16, 16, 3)) is None
-    pipe = build_augment_pipe(AugmentConfig(mode="fixed", pipeline="geom", p=0.3, max_p=0.7), (16, 16, 3))
+    config = AugmentConfig(mode="fixed", pipeline="geom", p=0.3, max_p=0.7)
+    pipe = build_augment_pipe(config, (16, 16, 3))
     assert pipe.transforms == frozenset(PIPELINES["geom"]) and pipe.max_p == 0.7
     assert float(pipe.p.numpy()) == pytest.approx(0.3)
 

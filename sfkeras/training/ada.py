@@ -39,7 +39,8 @@ class AdaController(tf.Module):
     def __init__(self, config: AugmentConfig, batch_size: int, p: tf.Variable | None):
         super().__init__(name="ada")
         if (p is None) != (config.mode == "noaug"):
-            raise ValueError(f"augment mode {config.mode!r} needs p to be {'None' if p is None else 'a variable'}")
+            expected = "None" if config.mode == "noaug" else "the pipeline's p variable"
+            raise ValueError(f"augment mode {config.mode!r} needs p to be {expected}")
         self.mode = config.mode
         self.target = config.target
         self.step_size = batch_size * config.interval / (config.kimg * 1000)

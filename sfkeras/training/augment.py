@@ -136,7 +136,7 @@ class AugmentPipe(keras.layers.Layer):
         super().__init__(**kwargs)
         unknown = sorted(set(transforms) - set(PIPELINES["bgc"]))
         if unknown:
-            raise ValueError(f"unknown transforms {unknown}; expected names from {PIPELINES['bgc']}")
+            raise ValueError(f"unknown transforms {unknown}; expected some of {PIPELINES['bgc']}")
         self.transforms = frozenset(transforms)
         self.initial_p = float(p)
         self.max_p = float(max_p)
@@ -247,7 +247,7 @@ class _Draws:
         )
 
     def chosen(self, value, probability, identity):
-        """``value`` (``[N]`` or ``[N, k]``) for images that draw ``u < probability``, else ``identity``."""
+        """``value`` (``[N]`` or ``[N, k]``) where ``u < probability``, else ``identity``."""
         hit = self.uniform() < probability
         self.touched = self.touched | hit
         if value.shape.rank == 2:
@@ -261,7 +261,7 @@ def _where(selected, augmented, images):
 
 
 def _matrix(rows, like):
-    """Per-image matrices ``[N, len(rows), len(rows[0])]``; numbers broadcast like ``like`` ``[N]``."""
+    """Per-image matrices ``[N, rows, columns]``; numbers broadcast to the shape of ``like``."""
     entries = [
         entry if tf.is_tensor(entry) else tf.fill(tf.shape(like), tf.cast(entry, like.dtype))
         for row in rows
@@ -432,16 +432,17 @@ def _pad_and_upsample_matrix(length: int, margin0, margin1, dtype):
 def _upsample_matrix(length: int) -> np.ndarray:
     """``upfirdn2d.upsample2d(f=sym6)`` along one axis as ``[2 length, length]``.
 
-    Zero insertion, zero padding ``(5 + 1, 5)`` and convolution with the normalised
-    filter times 2: output ``n`` takes input ``i`` with tap ``5 + n - 2 i``.
+    Zero insertion, zero padding ``(6, 5)`` and convolution with the normalised filter
+    times 2: output ``n`` takes input ``i`` with tap ``5 + n - 2 i``.
     """
     taps = 2 * np.asarray(SYM6) / np.sum(SYM6)
-    tap = 5 + np.arange(2 * length)[:, None] - 2 * np.arange(length)[None, :]
+    delay = (_TAPS - 2) // 2  # 5
+    tap = delay + np.arange(2 * length)[:, None] - 2 * np.arange(length)[None, :]
     return np.where((tap >= 0) & (tap < _TAPS), taps[np.clip(tap, 0, _TAPS - 1)], 0.0)
 
 
 def _downsample_matrix(length: int) -> np.ndarray:
-    """``upfirdn2d.downsample2d(f=sym6, padding=-6, flip_filter=True)`` as ``[length, 2 length + 12]``.
+    """``downsample2d(f=sym6, padding=-6, flip_filter=True)`` as ``[length, 2 length + 12]``.
 
     Crops one sample on each side, correlates with the normalised filter and keeps
     every other sample: output ``j`` takes input ``q`` with tap ``q - 1 - 2 j``.
