@@ -7,13 +7,16 @@ latents and the same real images, each followed by its own Adam step:
     only when ``pl_weight > 0``), ``Dmain`` (every step), ``Dreg`` (R1; every
     ``d_reg_interval`` steps, loss scaled by the interval).
 
-then the generator EMA, ``cur_nimg += batch``, and the ADA update of p. Which phases
-run is a function of the step index (:func:`phases_at`). All randomness of a step
-(latents, style-mixing cutoff, path-length noise) is drawn statelessly from
-``(train.seed, step)``; latents are drawn for the global batch and sliced per
-replica, so a step computes the same update on any number of replicas. Each
-replica's loss is ``sum(per-sample loss) / global_batch`` and the optimisers sum
-gradients over replicas, so the update is that of the global-batch mean.
+then the generator EMA, ``cur_nimg += batch``, and (every ``augment.interval``
+steps) the ADA update of p from the signs of D's real logits of Dmain and Dreg,
+summed over replicas. Which phases run is a function of the step index
+(:func:`phases_at`). The randomness of a step (latents, style-mixing cutoff,
+augmentations, path-length noise) is drawn statelessly from ``(train.seed, step)``;
+latents are drawn for the global batch and each replica takes its share, so without
+per-replica randomness (no augmentation, no mixing; constant synthesis noise) a
+step computes the same update on any number of replicas. Each replica's loss is
+``sum(per-sample loss) / global_batch`` and the optimisers sum gradients over
+replicas, so the update is that of the global-batch mean.
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
 
 #: Seeds of the latents of the sample grids (``np.random.RandomState(seed).randn``).
 SAMPLE_SEEDS = tuple(range(64))
-
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -147,7 +149,8 @@ class Trainer:
                 self.cur_nimg = tf.Variable(0, dtype=tf.int64, trainable=False, name="cur_nimg")
         finally:
             keras.config.set_dtype_policy(previous_policy)
-        self._compiled_steps: dict[StepPhases, Callable] = {}
+        self._compiled_steps: dict[tuple[bool, bool], Callable] = {}
+        self._update_ada = tf.function(self.ada.update) if self.ada is not None else None
 
     def _optimizer(self, learning_rate, reg_interval, name, network):
         train = self.config.train
@@ -180,12 +183,19 @@ class Trainer:
             phases ran, ``loss/r1_penalty``, ``loss/pl_penalty``; ``augment/p``.
         """
         phases = phases_at(int(self.step.numpy()), self.config.train, self.config.augment)
-        if phases not in self._compiled_steps:
-            self._compiled_steps[phases] = tf.function(
+        # One compiled step per combination of optional phases; the ADA update is a
+        # separate small function, so that it does not double the number of traces.
+        key = (phases.generator_reg, phases.discriminator_reg)
+        if key not in self._compiled_steps:
+            self._compiled_steps[key] = tf.function(
                 lambda batch: self._distributed_step(batch, phases), autograph=False,
                 jit_compile=self.config.train.xla or None)
-        stats = self._compiled_steps[phases](reals)
-        return {name: float(value) for name, value in stats.items()}
+        stats = {name: float(value) for name, value in self._compiled_steps[key](reals).items()}
+        if phases.ada_update:
+            self._update_ada()
+        if self.augment is not None:
+            stats["augment/p"] = float(self.augment.p.numpy())
+        return stats
 
     # -- the compiled step ----------------------------------------------------------
 
@@ -198,8 +208,6 @@ class Trainer:
                    ema_beta(self.global_batch, self.cur_nimg, train.ema_kimg, train.ema_rampup))
         self.cur_nimg.assign_add(self.global_batch)
         self.step.assign_add(1)
-        if phases.ada_update:
-            self.ada.update()
         stats = {"loss/G": sums["loss/G"] / self.global_batch,
                  "loss/D": sums["loss/D"] / self.global_batch}
         if phases.discriminator_reg:
@@ -207,8 +215,6 @@ class Trainer:
         if phases.generator_reg:
             stats["loss/pl_penalty"] = sums["loss/pl_penalty"] / (
                 self.global_batch // train.pl_batch_shrink)
-        if self.augment is not None:
-            stats["augment/p"] = tf.identity(self.augment.p)
         return stats
 
     def _replica_step(self, reals, phases: StepPhases) -> dict[str, tf.Tensor]:
