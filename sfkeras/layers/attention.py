@@ -24,6 +24,62 @@ def check_noise_mode(noise_mode: str) -> None:
         raise ValueError(f"noise_mode must be one of {list(NOISE_MODES)}, got {noise_mode!r}")
 
 
+#: Attention scores per chunk (elements) below which whole (sample, head) groups are
+#: batched: 1 Mi floats (4 MiB) stay in a CPU's cache.
+ATTENTION_CHUNK_ELEMENTS = 2**20
+
+
+def _attend(query, key_t, value):
+    """``softmax(query @ key_t) @ value`` over any leading axes; also the probabilities.
+
+    Shapes: ``[..., seq, d], [..., d, kv], [..., kv, d] -> [..., seq, d], [..., seq, kv]``.
+    """
+    probabilities = ops.softmax(ops.matmul(query, key_t), axis=-1)
+    return ops.matmul(probabilities, value), probabilities
+
+
+def _attend_backward(chunk):
+    """Gradients of :func:`_attend`'s output w.r.t. ``(query, key_t, value)``.
+
+    ``chunk`` is ``(query, key_t, value, attended, upstream)``; the probabilities are
+    recomputed, and ``sum_kv(P * dP) = sum_d(upstream * attended)`` per query row.
+    """
+    query, key_t, value, attended, upstream = chunk
+    probabilities = ops.softmax(ops.matmul(query, key_t), axis=-1)
+    d_probabilities = ops.matmul(upstream, ops.swapaxes(value, -1, -2))
+    row_dot = ops.sum(upstream * attended, axis=-1, keepdims=True)
+    d_scores = probabilities * (d_probabilities - row_dot)
+    return (ops.matmul(d_scores, ops.swapaxes(key_t, -1, -2)),
+            ops.matmul(ops.swapaxes(query, -1, -2), d_scores),
+            ops.matmul(ops.swapaxes(probabilities, -1, -2), upstream))
+
+
+@ops.custom_gradient
+def chunked_attention(query, key_t, value):
+    """:func:`_attend` chunk by chunk along the leading axis, without storing probabilities.
+
+    Shapes: ``[B, g, seq, d], [B, g, d, kv], [B, g, kv, d] -> [B, g, seq, d]``: ``B``
+    chunks of ``g`` (sample, head) pairs. Each chunk's scores stay in the CPU cache,
+    and the backward pass recomputes them per chunk (as flash attention does), so
+    neither pass materialises ``[N, heads, seq, kv]``. The backward pass is built from
+    differentiable ops, so higher-order gradients work.
+    """
+    attended = ops.map(lambda chunk: _attend(*chunk)[0], (query, key_t, value))
+
+    def gradient(*args, upstream=None):
+        upstream = args[0] if upstream is None else upstream
+        return ops.map(_attend_backward, (query, key_t, value, attended, upstream))
+
+    return attended, gradient
+
+
+def _heads_per_chunk(heads: int, scores_per_head: int) -> int:
+    """Largest divisor of ``heads`` whose scores fit :data:`ATTENTION_CHUNK_ELEMENTS`."""
+    fitting = [g for g in range(1, heads + 1)
+               if heads % g == 0 and g * scores_per_head <= ATTENTION_CHUNK_ELEMENTS]
+    return max(fitting, default=1)
+
+
 def _uniform(fan_in: int) -> keras.initializers.Initializer:
     """The original's ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` weight initialisation."""
     bound = 1.0 / math.sqrt(fan_in)
@@ -141,7 +197,7 @@ class ModulatedEncoderLayer(keras.layers.Layer):
             key = ops.einsum("ks,nsc->nkc", self.token_projection, key)
             value = ops.einsum("ks,nsc->nkc", self.token_projection, value)
 
-        attended, attention = self._attention(query, key, value)
+        attended, attention = self._attention(query, key, value, return_attention)
         out = (ops.matmul(attended, self.output_kernel)
                * demodulation(s2, self.output_kernel)[:, None]
                + ops.matmul(skip, self.skip_kernel) * demodulation(s2, self.skip_kernel)[:, None])
@@ -149,12 +205,15 @@ class ModulatedEncoderLayer(keras.layers.Layer):
         out = bias_act(out, self.bias, activation="lrelu", gain=1.0, clamp=self.conv_clamp)
         return (out, attention) if return_attention else out
 
-    def _attention(self, query, key, value):
+    def _attention(self, query, key, value, return_probabilities: bool):
         """Multi-head attention: ``[N, seq, C], [N, kv, C], [N, kv, C] -> [N, seq, C]``.
 
-        Also returns the probabilities ``[N, heads, seq, kv]``.
+        Returns the output and, if asked, the probabilities ``[N, heads, seq, kv]``
+        (else ``None``). Without probabilities it runs as :func:`chunked_attention`
+        (faster, and memory linear in ``seq``); with them, as one batched product.
         """
         heads, depth = self.num_heads, self.hidden // self.num_heads
+        kv_length = key.shape[1]
 
         def split_heads(t, permutation):  # [N, T, C] -> [N, T, heads, depth] -> permuted
             return ops.transpose(ops.reshape(t, (-1, t.shape[1], heads, depth)), permutation)
@@ -162,8 +221,15 @@ class ModulatedEncoderLayer(keras.layers.Layer):
         query = split_heads(query * depth**-0.5, (0, 2, 1, 3))  # [N, heads, seq, depth]
         key_t = split_heads(key, (0, 2, 3, 1))  # [N, heads, depth, kv]
         value = split_heads(value, (0, 2, 1, 3))  # [N, heads, kv, depth]
-        probabilities = ops.softmax(ops.matmul(query, key_t), axis=-1)
-        attended = ops.transpose(ops.matmul(probabilities, value), (0, 2, 1, 3))
+        if return_probabilities:
+            attended, probabilities = _attend(query, key_t, value)
+        else:
+            group = _heads_per_chunk(heads, self.seq_length * kv_length)
+            chunks = tuple(ops.reshape(t, (-1, group, *t.shape[2:]))
+                           for t in (query, key_t, value))
+            attended = chunked_attention(*chunks)
+            attended, probabilities = ops.reshape(attended, (-1, *query.shape[1:])), None
+        attended = ops.transpose(attended, (0, 2, 1, 3))
         return ops.reshape(attended, (-1, self.seq_length, self.hidden)), probabilities
 
     def _noise(self, batch_size, noise_mode: str):
