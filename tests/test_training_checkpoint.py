@@ -59,6 +59,7 @@ def _nan_after(steps: int, batch: int):
     return dataset_fn
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_with_last_checkpoint_intact(tmp_path):
     """Two good steps (ADA raising p, a checkpoint after each), then NaN reals."""
     config = tiny_config(checkpoint_kimg=0.004, d_reg_interval=4)
@@ -68,8 +69,6 @@ def test_non_finite_loss_stops_with_last_checkpoint_intact(tmp_path):
         run_training(config, _nan_after(2, 4), tmp_path)
     latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
     assert latest.endswith("ckpt-2")
-    state = dict(tf.train.list_variables(latest))
-    assert state  # readable
     reader = tf.train.load_checkpoint(latest)
     names = {name for name, _ in tf.train.list_variables(latest)}
     p_name = next(n for n in names if n.startswith("state/3/"))  # [step, nimg, pl_mean, p, ...]

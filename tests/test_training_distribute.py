@@ -19,6 +19,8 @@ import sys
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # several traced training runs
+
 WORKER = pathlib.Path(__file__).with_name("training_worker.py")
 TIMEOUT_S = 600
 

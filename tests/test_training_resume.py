@@ -12,6 +12,8 @@ from training_setup import synthetic_dataset_fn, tiny_config
 from sfkeras.training.checkpoint import CheckpointMismatchError
 from sfkeras.training.loop import run_training
 
+pytestmark = pytest.mark.slow  # several traced training runs
+
 STEPS = 3
 BATCH = 4
 
