@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import types
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from sfkeras.config import TrainConfig
+from sfkeras.config import AugmentConfig, Config, TrainConfig
+from sfkeras.training.distribute import per_replica_batch
 from sfkeras.training.ema import ema_beta, update_ema
 from sfkeras.training.logging import image_grid
-from sfkeras.training.loop import _crossed, _nan_to_num, phases_at
+from sfkeras.training.loop import Trainer, _crossed, _nan_to_num, phases_at
 from sfkeras.training.loss import LossSettings, StyleGAN2Loss
 from sfkeras.training.optim import TorchAdam, build_lazy_adam, lazy_adam_settings
 
@@ -139,3 +142,23 @@ def test_image_grid_layout():
     grid = image_grid(images)
     assert grid.shape == (4, 4, 3) and grid.dtype == np.uint8
     assert grid[0, 0, 0] == 0 and grid[0, 2, 0] == 128 and grid[2, 0, 0] == 255
+
+
+def test_ada_adjusts_p_after_every_interval_steps():
+    train, augment = TrainConfig(), AugmentConfig(mode="ada", interval=4)
+    assert [phases_at(s, train, augment).ada_update for s in range(8)] == [
+        False, False, False, True, False, False, False, True]
+    assert not phases_at(3, train, AugmentConfig(mode="fixed")).ada_update
+
+
+def test_global_batch_must_split_over_replicas():
+    two_replicas = types.SimpleNamespace(num_replicas_in_sync=2)
+    assert per_replica_batch(two_replicas, 32) == 16
+    with pytest.raises(ValueError, match="not divisible by the 2 replicas"):
+        per_replica_batch(two_replicas, 5)
+
+
+def test_xla_needs_a_single_replica():
+    two_replicas = types.SimpleNamespace(num_replicas_in_sync=2)
+    with pytest.raises(ValueError, match="train.xla"):
+        Trainer(Config(train=TrainConfig(xla=True)), two_replicas)

@@ -36,7 +36,7 @@ class TrainConfig(Section):
         metrics_kimg: evaluate ``evaluate.metrics`` every this many kimg (0 = never).
         log_kimg: log losses and p every this many kimg.
         mixed_precision: float16 compute (float32 variables).
-        xla: compile the training steps with XLA.
+        xla: compile the training step with XLA (one device: ``strategy: default``).
         strategy: ``auto`` (multi-worker when ``TF_CONFIG`` is set, otherwise all local
             GPUs, otherwise the CPU), ``mirrored``, ``multi_worker`` or ``default``.
     """

@@ -111,6 +111,11 @@ class Trainer:
         train = config.train
         self.global_batch = train.batch_size
         self.replica_batch = per_replica_batch(strategy, train.batch_size)
+        if train.xla and strategy.num_replicas_in_sync > 1:
+            raise ValueError(
+                "train.xla compiles the whole training step, which XLA allows on one device "
+                f"only, but the strategy has {strategy.num_replicas_in_sync} replicas: set "
+                "train.xla to false, or train on one device (train.strategy: default)")
         # Weight initialisation draws from Keras' global seed (as the original seeds
         # torch): the same train.seed gives the same initial networks.
         keras.utils.set_random_seed(train.seed)
