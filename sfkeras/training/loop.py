@@ -274,7 +274,10 @@ class Trainer:
         train = self.config.train
         network = self.generator if phase.startswith("G") else self.discriminator
         optimizer = self.g_optimizer if phase.startswith("G") else self.d_optimizer
-        with tf.GradientTape() as tape:
+        # Record only what depends on the phase's own network (Dmain's generator
+        # forward pass is then not kept for backpropagation).
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch([variable.value for variable in network.trainable_variables])
             if phase == "Gmain":
                 loss, _ = self.loss.generator_main(z, seed)
                 stats = {"loss/G": tf.reduce_sum(loss)}
