@@ -64,3 +64,9 @@ def test_refuses_checkpoint_of_another_model(runs):
     other = config.replace(generator=config.generator.replace(w_dim=16))
     with pytest.raises(CheckpointMismatchError, match="generator.w_dim"):
         run_training(other, synthetic_dataset_fn(BATCH), out_dir, max_steps=1)
+
+
+def test_fresh_start_refuses_a_folder_with_checkpoints(runs):
+    config, out_dir, *_ = runs
+    with pytest.raises(FileExistsError, match="resume is off"):
+        run_training(config, synthetic_dataset_fn(BATCH), out_dir, resume=False, max_steps=1)

@@ -96,8 +96,9 @@ class TrainingCheckpoint:
             return None
         self.directory.mkdir(parents=True, exist_ok=True)
         config_path = self.directory / MODEL_CONFIG_FILE
-        if not config_path.exists():
-            config_path.write_text(json.dumps(self.model_config, indent=2, sort_keys=True))
+        temporary = config_path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(self.model_config, indent=2, sort_keys=True))
+        temporary.replace(config_path)
         return self._manager.save(checkpoint_number=step)
 
     def check_model_config(self) -> None:

@@ -348,7 +348,8 @@ def train(
         config: the whole configuration.
         dataset_path: ``data/prepared/<data.name>``.
         out_dir: run folder.
-        resume: continue from the newest checkpoint in ``out_dir/checkpoints``.
+        resume: continue from the newest checkpoint in ``out_dir/checkpoints``;
+            ``False`` refuses a folder that holds checkpoints.
         max_steps: stop after this many steps of this call (``None``: at ``train.kimg``).
 
     Returns:
@@ -398,7 +399,10 @@ def run_training(
     checkpoint = TrainingCheckpoint(out_dir / "checkpoints", trainer.checkpoint_groups(),
                                     model_config_dict(config),
                                     keep=train_config.keep_checkpoints, is_chief=chief)
-    resumed = resume and checkpoint.restore_latest() is not None
+    if not resume and checkpoint.latest is not None:
+        raise FileExistsError(f"{out_dir / 'checkpoints'} holds checkpoints of an earlier run "
+                              "and resume is off: resume, or use an empty output folder")
+    resumed = checkpoint.restore_latest() is not None
     start_step = int(trainer.step.numpy())
     batches = iter(strategy.distribute_datasets_from_function(
         lambda context: dataset_fn(context).skip(start_step * _replicas_per_pipeline(context))))
