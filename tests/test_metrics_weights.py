@@ -229,3 +229,13 @@ def test_script_module_placeholders_are_inert():
     module = ScriptModule()
     module.__setstate__({"x": 1})
     assert module.attributes == {"x": 1} and list(module.named_tensors()) == []
+
+
+def test_loader_accepts_an_already_converted_npz(tmp_path):
+    arrays = {"conv/kernel": np.ones((1, 1, 3, 2), np.float32), "conv/bias": np.zeros(2)}
+    np.savez(tmp_path / "inception_fid.npz", **arrays)
+    loaded = load_inception_weights(tmp_path / "inception_fid.npz")
+    assert sorted(loaded) == sorted(arrays)
+    np.testing.assert_array_equal(loaded["conv/kernel"], arrays["conv/kernel"])
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load_inception_weights(tmp_path / "missing.npz")

