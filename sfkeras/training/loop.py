@@ -98,6 +98,8 @@ class Trainer:
 
     Attributes:
         generator, generator_ema, discriminator: the networks.
+        augment, ada: the augmentation pipe and its controller (``None`` for noaug).
+        global_batch, replica_batch: images per step in all, and per replica.
         step: steps done (int64 variable); cur_nimg: real images shown so far.
     """
 
@@ -110,7 +112,7 @@ class Trainer:
         self.strategy = strategy
         train = config.train
         self.global_batch = train.batch_size
-        self.replica_batch = per_replica_batch(strategy, train.batch_size)
+        self.replica_batch = per_replica_batch(strategy, train.batch_size)  # checks the split
         if train.xla and strategy.num_replicas_in_sync > 1:
             raise ValueError(
                 "train.xla compiles the whole training step, which XLA allows on one device "
