@@ -12,7 +12,6 @@ import tensorflow as tf
 from sfkeras.config import AugmentConfig, Config, TrainConfig
 from sfkeras.training.distribute import per_replica_batch
 from sfkeras.training.ema import ema_beta, update_ema
-from sfkeras.training.logging import image_grid
 from sfkeras.training.loop import Trainer, _crossed, _nan_to_num, phases_at
 from sfkeras.training.loss import LossSettings, StyleGAN2Loss
 from sfkeras.training.optim import TorchAdam, build_lazy_adam, lazy_adam_settings
@@ -135,13 +134,6 @@ def test_r1_penalty_is_the_squared_input_gradient():
     np.testing.assert_allclose(penalty, [np.sum(weights.numpy() ** 2)] * 3)
     np.testing.assert_allclose(per_sample, penalty * 2.0)
     assert logits.shape == (3,)
-
-
-def test_image_grid_layout():
-    images = np.stack([np.full((2, 2, 3), v) for v in (-1.0, 0.0, 1.0)])
-    grid = image_grid(images)
-    assert grid.shape == (4, 4, 3) and grid.dtype == np.uint8
-    assert grid[0, 0, 0] == 0 and grid[0, 2, 0] == 128 and grid[2, 0, 0] == 255
 
 
 def test_ada_adjusts_p_after_every_interval_steps():

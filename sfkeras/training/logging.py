@@ -1,22 +1,18 @@
-"""Training logs: progress line, dvclive metrics, TensorBoard summaries, sample grids.
+"""Training logs: progress line, dvclive metrics and TensorBoard summaries.
 
 Scalars are logged with the training progress in kimg as step, to dvclive
 (``out_dir/log/dvclive``: ``metrics.json`` and ``plots/metrics/<name>.tsv``, which
-``dvc plots`` reads) and to TensorBoard (``out_dir/log/tensorboard``, steps in images). dvclive is
-told not to touch the project's ``dvc.yaml`` nor to save DVC experiments.
+``dvc plots`` reads) and to TensorBoard (``out_dir/log/tensorboard``, step in images).
+dvclive is told not to touch the project's ``dvc.yaml`` nor to save DVC experiments.
 """
 
 from __future__ import annotations
 
-import math
 import pathlib
 from collections.abc import Mapping
 
-import numpy as np
 import tensorflow as tf
-from PIL import Image
 from tensorflow.core.framework import summary_pb2
-
 
 #: TensorBoard's scalar-plugin tag, so that plain ``tf.summary.write`` events (which
 #: need no ``tensorboard`` package at training time) show as scalars.
@@ -66,27 +62,3 @@ class TrainingLogger:
         self.progress.close()
         self.writer.close()
         self.live.end()
-
-
-def image_grid(images: np.ndarray) -> np.ndarray:
-    """``[N, H, W, C]`` images in [-1, 1] -> one uint8 grid ``[rows*H, cols*W, C]``.
-
-    Converted as the metrics do: ``clip(x * 127.5 + 128, 0, 255)``, truncated.
-    """
-    images = np.clip(np.asarray(images) * 127.5 + 128, 0, 255).astype(np.uint8)
-    count, height, width, channels = images.shape
-    cols = math.ceil(math.sqrt(count))
-    rows = math.ceil(count / cols)
-    grid = np.zeros((rows * height, cols * width, channels), np.uint8)
-    for index, image in enumerate(images):
-        row, col = divmod(index, cols)
-        grid[row * height:(row + 1) * height, col * width:(col + 1) * width] = image
-    return grid
-
-
-def save_image_grid(images: np.ndarray, path: str | pathlib.Path) -> None:
-    """Write ``images`` (``[N, H, W, C]`` in [-1, 1]) as one PNG grid."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    grid = image_grid(images)
-    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)

@@ -32,12 +32,13 @@ import numpy as np
 import tensorflow as tf
 
 from sfkeras.config import AugmentConfig, Config, TrainConfig
+from sfkeras.images import image_grid, save_png, to_uint8, z_from_seeds
 from sfkeras.training.ada import AdaController
 from sfkeras.training.augment import build_augment_pipe
 from sfkeras.training.checkpoint import TrainingCheckpoint
 from sfkeras.training.distribute import is_chief, per_replica_batch, select_strategy
 from sfkeras.training.ema import ema_beta, update_ema
-from sfkeras.training.logging import TrainingLogger, save_image_grid
+from sfkeras.training.logging import TrainingLogger
 from sfkeras.training.loss import LossSettings, StyleGAN2Loss
 from sfkeras.training.optim import build_lazy_adam
 
@@ -46,6 +47,7 @@ PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
 
 #: Seeds of the latents of the sample grids (``np.random.RandomState(seed).randn``).
 SAMPLE_SEEDS = tuple(range(64))
+SAMPLE_GRID_COLUMNS = 8
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -452,8 +454,8 @@ def _training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
             logger.log(nimg / 1000, means)
             window, tick_time, tick_nimg = {}, now, nimg
         if _crossed(previous, nimg, train_config.snapshot_kimg) or nimg >= total_nimg:
-            save_image_grid(sample_images(trainer.generator_ema),
-                            out_dir / "samples" / f"fakes{nimg:010d}.png")
+            save_png(image_grid(sample_images(trainer.generator_ema), SAMPLE_GRID_COLUMNS),
+                     out_dir / "samples" / f"fakes{nimg:010d}.png")
         if train_config.metrics_kimg > 0 and metrics_dataset_path is not None and (
                 _crossed(previous, nimg, train_config.metrics_kimg) or nimg >= total_nimg):
             logger.log(nimg / 1000, _evaluate(trainer, metrics_dataset_path))
@@ -462,15 +464,14 @@ def _training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
 
 
 def sample_images(generator, seeds=SAMPLE_SEEDS, batch_size: int = 16) -> np.ndarray:
-    """Images ``[len(seeds), H, W, C]`` in [-1, 1] of ``generator`` (constant noise).
+    """uint8 images ``[len(seeds), H, W, C]`` of ``generator`` with constant noise.
 
-    The latent of seed ``s`` is ``np.random.RandomState(s).randn(z_dim)``.
+    The latent of seed ``s`` is the original's ``np.random.RandomState(s).randn(z_dim)``.
     """
-    z = np.stack([np.random.RandomState(s).randn(generator.z_dim) for s in seeds])
-    images = [generator(z[i:i + batch_size].astype(np.float32), noise_mode="const")
-              for i in range(0, len(z), batch_size)]
-    return np.concatenate([np.asarray(keras.ops.convert_to_numpy(x), np.float32)
-                           for x in images])
+    z = z_from_seeds(seeds, generator.z_dim)
+    return np.concatenate([
+        to_uint8(keras.ops.convert_to_numpy(generator(z[i:i + batch_size], noise_mode="const")))
+        for i in range(0, len(z), batch_size)])
 
 
 def _replicas_per_pipeline(context: tf.distribute.InputContext) -> int:
