@@ -1,9 +1,44 @@
-"""sfkeras: Styleformer (Park & Kim, CVPR 2022) in Keras 3 with a DVC pipeline."""
+"""sfkeras: Styleformer (Park & Kim, CVPR 2022) in Keras 3 with a DVC pipeline.
+
+The entry points most users need are importable from here; they load their modules
+on first use, so ``import sfkeras`` stays light:
+
+- :class:`Generator` / :class:`Discriminator` (``sfkeras.models``)
+- :func:`import_official_generator` / :func:`import_official_discriminator`:
+  original PyTorch state dicts -> Keras models (``sfkeras.convert``)
+- :func:`inception_features`: FID Inception pool3 features (``sfkeras.metrics``)
+- :func:`load_config`, :func:`config_from_params`: ``params.yaml`` -> validated config
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Config": "sfkeras.config",
+    "ConfigError": "sfkeras.config",
+    "Discriminator": "sfkeras.models.discriminator",
+    "Generator": "sfkeras.models.generator",
+    "config_from_params": "sfkeras.config",
+    "import_official_discriminator": "sfkeras.convert.discriminator",
+    "import_official_generator": "sfkeras.convert.generator",
+    "inception_features": "sfkeras.metrics.inception",
+    "load_config": "sfkeras.config",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'sfkeras' has no attribute '{name}'")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

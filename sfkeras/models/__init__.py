@@ -1,5 +1,6 @@
-"""Keras models of the port: the Styleformer generator (and, beside it, the discriminator)."""
+"""Keras models of the port: the Styleformer generator and StyleGAN2's discriminator."""
 
+from sfkeras.models.discriminator import Discriminator
 from sfkeras.models.generator import Generator, SynthesisNetwork, parameter_counts
 
-__all__ = ["Generator", "SynthesisNetwork", "parameter_counts"]
+__all__ = ["Discriminator", "Generator", "SynthesisNetwork", "parameter_counts"]

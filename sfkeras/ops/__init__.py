@@ -1,6 +1,7 @@
 """Backend-agnostic numeric helpers shared by the layers (``keras.ops`` only)."""
 
 from sfkeras.ops.activation import bias_act
+from sfkeras.ops.conv import conv2d_resample
 from sfkeras.ops.fir import downsample_2d, upfirdn2d, upsample_2d
 
-__all__ = ["bias_act", "downsample_2d", "upfirdn2d", "upsample_2d"]
+__all__ = ["bias_act", "conv2d_resample", "downsample_2d", "upfirdn2d", "upsample_2d"]
