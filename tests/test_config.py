@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import pytest
 import yaml
@@ -8,6 +9,7 @@ from sfkeras.config import (
     Config,
     ConfigError,
     GeneratorConfig,
+    Section,
     config_from_params,
     load_config,
 )
@@ -77,3 +79,18 @@ def test_configs_are_frozen_and_round_trip_to_dict():
 def test_deep_merge_keeps_unrelated_keys():
     merged = deep_merge({"a": {"x": 1, "y": 2}, "b": 1}, {"a": {"y": 3}})
     assert merged == {"a": {"x": 1, "y": 3}, "b": 1}
+
+
+def _keys(section, prefix=""):
+    for field in dataclasses.fields(section):
+        value = getattr(section, field.name)
+        yield f"{prefix}{field.name}"
+        if isinstance(value, Section):
+            yield from _keys(value, f"{prefix}{field.name}.")
+
+
+def test_params_yaml_documents_every_key():
+    text = open("params.yaml").read()
+    for key in _keys(Config()):
+        name = key.split(".")[-1]
+        assert re.search(rf"^\s*(# )?{name}:", text, re.M), f"params.yaml does not document {key}"
