@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from conftest import load_fixture
 
 from sfkeras.convert.common import WeightImportError
 from sfkeras.convert.stylegan2 import load_synthesis_block, synthesis_block_table
@@ -14,7 +15,6 @@ from sfkeras.layers.stylegan2 import (
     ToRGB,
     modulated_conv2d,
 )
-from conftest import load_fixture
 
 W_DIM = 8
 
