@@ -42,6 +42,11 @@ def _auto_train(resolution: int, kimg: float) -> dict[str, Any]:
 
 _AUTO_D = {"architecture": "resnet", "channel_base": 16384, "channel_max": 512}
 
+#: Styleformer-C at 256x256 (CLEVR and Cityscapes, the paper's Appendix F).
+_STYLEFORMER_C_256 = {"resolution": 256, "num_layers": [1, 2, 1, 1, 1, 1],
+                      "hidden": [1024, 256, 256, 256, 256, 128],
+                      "styleformer_max_resolution": 32}
+
 
 def _tfds(name: str, resolution: int, splits=("train",), crop: str = "center") -> dict:
     """A TFDS data set; choosing its preset is choosing to let TFDS download it."""
@@ -51,6 +56,16 @@ def _tfds(name: str, resolution: int, splits=("train",), crop: str = "center") -
         "resolution": resolution,
         "tfds": {"name": name, "splits": list(splits), "crop": crop, "download": True},
     }
+
+
+def _paper(data: dict, generator: dict, discriminator: dict, train: dict,
+           augment: dict | None = None) -> dict[str, Any]:
+    """A paper preset, evaluated with the published protocol (fid50k_full)."""
+    preset = {"data": data, "generator": generator, "discriminator": discriminator,
+              "train": train, "evaluate": {"metrics": ["fid50k_full"]}}
+    if augment is not None:
+        preset["augment"] = augment
+    return preset
 
 
 def _folder(name: str, resolution: int) -> dict:
@@ -70,106 +85,63 @@ PRESETS: dict[str, dict[str, Any]] = {
         "discriminator": {"architecture": "orig", "channel_base": 2048, "channel_max": 64},
         "augment": {"mode": "noaug"},
         "train": {
-            "kimg": 12.0, "batch_size": 32, "r1_gamma": 0.02, "ema_kimg": 2.0,
-            "ema_rampup": None, "checkpoint_kimg": 2.0, "snapshot_kimg": 2.0,
+            "kimg": 12.0, "batch_size": 32, "r1_gamma": 0.02, "ema_kimg": 1.0,
+            "ema_rampup": 0.05, "checkpoint_kimg": 2.0, "snapshot_kimg": 2.0,
             "metrics_kimg": 6.0, "log_kimg": 0.5,
         },
         "evaluate": {"metrics": ["fid1k", "kid1k"]},
     },
     # CIFAR-10 32x32, Styleformer-Large: FID 2.82 in the paper.
-    "cifar10": {
-        "data": _tfds("cifar10", 32),
-        "generator": {"resolution": 32, "num_layers": [1, 3, 3], "hidden": [1024, 512, 512]},
-        "discriminator": _CIFAR_D,
-        "train": _CIFAR_TRAIN,
-        "evaluate": {"metrics": ["fid50k_full"]},
-    },
+    "cifar10": _paper(
+        _tfds("cifar10", 32),
+        {"resolution": 32, "num_layers": [1, 3, 3], "hidden": [1024, 512, 512]},
+        _CIFAR_D, _CIFAR_TRAIN),
     # The ablation model of the paper (Table 4), trained in the CIFAR-10 setting.
-    "ablation": {
-        "data": _tfds("cifar10", 32),
-        "generator": {"resolution": 32, "num_layers": [1, 2, 2], "hidden": [256, 64, 16]},
-        "discriminator": _CIFAR_D,
-        "train": _CIFAR_TRAIN,
-        "evaluate": {"metrics": ["fid50k_full"]},
-    },
+    "ablation": _paper(
+        _tfds("cifar10", 32),
+        {"resolution": 32, "num_layers": [1, 2, 2], "hidden": [256, 64, 16]},
+        _CIFAR_D, _CIFAR_TRAIN),
     # One encoder layer of hidden size 256 on a 32x32 constant (paper, Section 4).
-    "one_layer": {
-        "data": _tfds("cifar10", 32),
-        "generator": {"resolution": 32, "start_resolution": 32, "num_layers": [1],
-                      "hidden": [256]},
-        "discriminator": _CIFAR_D,
-        "train": _CIFAR_TRAIN,
-        "evaluate": {"metrics": ["fid50k_full"]},
-    },
+    "one_layer": _paper(
+        _tfds("cifar10", 32),
+        {"resolution": 32, "start_resolution": 32, "num_layers": [1], "hidden": [256]},
+        _CIFAR_D, _CIFAR_TRAIN),
     # STL-10 48x48 (train + unlabelled), Styleformer-Medium from a 12x12 constant: FID 15.17.
-    "stl10": {
-        "data": _tfds("stl10", 48, splits=("train", "unlabelled")),
-        "generator": {"resolution": 48, "start_resolution": 12, "num_layers": [1, 2, 2],
-                      "hidden": [1024, 256, 64]},
-        "discriminator": _AUTO_D,
-        "train": _auto_train(48, 25000.0),
-        "evaluate": {"metrics": ["fid50k_full"]},
-    },
+    "stl10": _paper(
+        _tfds("stl10", 48, splits=("train", "unlabelled")),
+        {"resolution": 48, "start_resolution": 12, "num_layers": [1, 2, 2],
+         "hidden": [1024, 256, 64]},
+        _AUTO_D, _auto_train(48, 25000.0)),
     # CelebA 64x64, pure Styleformer: FID 3.92.
-    "celeba": {
-        "data": _tfds("celeb_a", 64, splits=("train", "validation", "test"), crop="celeba"),
-        "generator": {"resolution": 64, "num_layers": [1, 2, 1, 1],
-                      "hidden": [1024, 256, 64, 64]},
-        "discriminator": _AUTO_D,
-        "train": _auto_train(64, 25000.0),
-        "evaluate": {"metrics": ["fid50k_full"]},
-    },
+    "celeba": _paper(
+        _tfds("celeb_a", 64, splits=("train", "validation", "test"), crop="celeba"),
+        {"resolution": 64, "num_layers": [1, 2, 1, 1], "hidden": [1024, 256, 64, 64]},
+        _AUTO_D, _auto_train(64, 25000.0)),
     # CelebA 64x64, Styleformer-L: FID 3.66.
-    "celeba_linformer": {
-        "data": _tfds("celeb_a", 64, splits=("train", "validation", "test"), crop="celeba"),
-        "generator": {"resolution": 64, "num_layers": [1, 2, 1, 1],
-                      "hidden": [1024, 256, 64, 64], "linformer": True},
-        "discriminator": _AUTO_D,
-        "augment": {"max_p": 0.7},
-        "train": _auto_train(64, 25000.0),
-        "evaluate": {"metrics": ["fid50k_full"]},
-    },
+    "celeba_linformer": _paper(
+        _tfds("celeb_a", 64, splits=("train", "validation", "test"), crop="celeba"),
+        {"resolution": 64, "num_layers": [1, 2, 1, 1], "hidden": [1024, 256, 64, 64],
+         "linformer": True},
+        _AUTO_D, _auto_train(64, 25000.0), augment={"max_p": 0.7}),
     # LSUN-Church 128x128, Styleformer-L: FID 7.99.
-    "lsun_church": {
-        "data": _tfds("lsun/church_outdoor", 128),
-        "generator": {"resolution": 128, "num_layers": [1, 2, 1, 1, 1],
-                      "hidden": [1024, 256, 64, 64, 64], "linformer": True},
-        "discriminator": _AUTO_D,
-        "augment": {"max_p": 0.7},
-        "train": _auto_train(128, 25000.0),
-        "evaluate": {"metrics": ["fid50k_full"]},
-    },
+    "lsun_church": _paper(
+        _tfds("lsun/church_outdoor", 128),
+        {"resolution": 128, "num_layers": [1, 2, 1, 1, 1], "hidden": [1024, 256, 64, 64, 64],
+         "linformer": True},
+        _AUTO_D, _auto_train(128, 25000.0), augment={"max_p": 0.7}),
     # Styleformer-C (Appendix F): Styleformer up to 32x32, StyleGAN2 blocks above.
-    "clevr": {
-        "data": _tfds("clevr", 256),
-        "generator": {"resolution": 256, "num_layers": [1, 2, 1, 1, 1, 1],
-                      "hidden": [1024, 256, 256, 256, 256, 128],
-                      "styleformer_max_resolution": 32},
-        "discriminator": _AUTO_D,
-        "train": _auto_train(256, 10000.0),
-        "evaluate": {"metrics": ["fid50k_full"]},
-    },
-    "cityscapes": {
-        "data": _folder("cityscapes", 256),
-        "generator": {"resolution": 256, "num_layers": [1, 2, 1, 1, 1, 1],
-                      "hidden": [1024, 256, 256, 256, 256, 128],
-                      "styleformer_max_resolution": 32},
-        "discriminator": _AUTO_D,
-        "train": _auto_train(256, 36000.0),
-        "evaluate": {"metrics": ["fid50k_full"]},
-    },
+    "clevr": _paper(_tfds("clevr", 256), _STYLEFORMER_C_256, _AUTO_D,
+                    _auto_train(256, 10000.0)),
+    "cityscapes": _paper(_folder("cityscapes", 256), _STYLEFORMER_C_256, _AUTO_D,
+                         _auto_train(256, 36000.0)),
     # The paper lists six entries for AFHQ-Cat's seven resolutions (8..512); the 512x512
     # entry (one StyleGAN2 block of 32 channels, StyleGAN2's own width at 512 for
     # channel_base 16384) completes the lists.
-    "afhq_cat": {
-        "data": _folder("afhq_cat", 512),
-        "generator": {"resolution": 512, "num_layers": [1, 2, 1, 1, 1, 1, 1],
-                      "hidden": [1024, 256, 256, 256, 256, 64, 32],
-                      "styleformer_max_resolution": 32},
-        "discriminator": _AUTO_D,
-        "train": _auto_train(512, 9000.0),
-        "evaluate": {"metrics": ["fid50k_full"]},
-    },
+    "afhq_cat": _paper(
+        _folder("afhq_cat", 512),
+        {"resolution": 512, "num_layers": [1, 2, 1, 1, 1, 1, 1],
+         "hidden": [1024, 256, 256, 256, 256, 64, 32], "styleformer_max_resolution": 32},
+        _AUTO_D, _auto_train(512, 9000.0)),
 }
 
 DEFAULT_PRESET = "shapes32"
