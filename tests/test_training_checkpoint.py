@@ -8,7 +8,11 @@ import tensorflow as tf
 from training_setup import synthetic_dataset_fn, tiny_config
 
 from sfkeras.config import AugmentConfig
-from sfkeras.training.checkpoint import CheckpointMismatchError, TrainingCheckpoint
+from sfkeras.training.checkpoint import (
+    CheckpointMismatchError,
+    TrainingCheckpoint,
+    run_checkpoint_dir,
+)
 from sfkeras.training.loop import NonFiniteLossError, run_training
 
 MODEL = {"generator": {"w_dim": 32, "hidden": [32, 16]}, "discriminator": {"channel_max": 32}}
@@ -67,7 +71,7 @@ def test_non_finite_loss_stops_with_last_checkpoint_intact(tmp_path):
                                                   interval=1, kimg=0.01))
     with pytest.raises(NonFiniteLossError, match=r"step 2: .*Dmain.*ckpt-2 is intact"):
         run_training(config, _nan_after(2, 4), tmp_path)
-    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    latest = tf.train.latest_checkpoint(str(run_checkpoint_dir(tmp_path, config)))
     assert latest.endswith("ckpt-2")
     reader = tf.train.load_checkpoint(latest)
     names = {name for name, _ in tf.train.list_variables(latest)}

@@ -35,7 +35,11 @@ from sfkeras.config import AugmentConfig, Config, TrainConfig
 from sfkeras.images import image_grid, save_png, to_uint8, z_from_seeds
 from sfkeras.training.ada import AdaController
 from sfkeras.training.augment import build_augment_pipe
-from sfkeras.training.checkpoint import TrainingCheckpoint
+from sfkeras.training.checkpoint import (
+    TrainingCheckpoint,
+    run_checkpoint_dir,
+    trajectory_config,
+)
 from sfkeras.training.distribute import is_chief, per_replica_batch, select_strategy
 from sfkeras.training.ema import ema_beta, update_ema
 from sfkeras.training.logging import TrainingLogger
@@ -81,12 +85,6 @@ def phases_at(step: int, train: TrainConfig, augment: AugmentConfig | None = Non
         ada_update=augment is not None and augment.mode == "ada"
         and (step + 1) % augment.interval == 0,
     )
-
-
-def model_config_dict(config: Config) -> dict:
-    """The model-defining configuration stored beside checkpoints."""
-    return {"generator": config.generator.to_dict(),
-            "discriminator": config.discriminator.to_dict()}
 
 
 class Trainer:
@@ -345,15 +343,17 @@ def train(
 ) -> Trainer:
     """Train on the prepared data set at ``dataset_path``, writing to ``out_dir``.
 
-    ``out_dir`` receives ``checkpoints/`` (with ``model_config.json``), ``log/``
-    (dvclive and TensorBoard), ``samples/`` (G_ema grids) and ``G_ema.keras``.
+    ``out_dir`` receives ``checkpoints/<run key>/`` (with ``run_config.json``; see
+    :func:`~sfkeras.training.checkpoint.run_checkpoint_dir`), ``log/`` (dvclive and
+    TensorBoard), ``samples/`` (G_ema grids) and ``G_ema.keras``.
 
     Args:
         config: the whole configuration.
         dataset_path: ``data/prepared/<data.name>``.
         out_dir: run folder.
-        resume: continue from the newest checkpoint in ``out_dir/checkpoints``;
-            ``False`` refuses a folder that holds checkpoints.
+        resume: continue from the newest checkpoint of this configuration's run
+            (``out_dir/checkpoints/<run key>``; a changed configuration starts a new
+            run); ``False`` refuses when that run has checkpoints.
         max_steps: stop after this many steps of this call (``None``: at ``train.kimg``).
 
     Returns:
@@ -400,19 +400,26 @@ def run_training(
     strategy = strategy or select_strategy(train_config.strategy)
     trainer = Trainer(config, strategy, noise_mode=noise_mode)
     chief = is_chief()
-    checkpoint = TrainingCheckpoint(out_dir / "checkpoints", trainer.checkpoint_groups(),
-                                    model_config_dict(config),
+    checkpoint_dir = run_checkpoint_dir(out_dir, config)
+    checkpoint = TrainingCheckpoint(checkpoint_dir, trainer.checkpoint_groups(),
+                                    trajectory_config(config),
                                     keep=train_config.keep_checkpoints, is_chief=chief)
     if not resume and checkpoint.latest is not None:
-        raise FileExistsError(f"{out_dir / 'checkpoints'} holds checkpoints of an earlier run "
-                              "and resume is off: resume, or use an empty output folder")
-    resumed = checkpoint.restore_latest() is not None
+        raise FileExistsError(f"{checkpoint_dir} holds checkpoints of an earlier run of this "
+                              "configuration and resume is off: resume, or use an empty "
+                              "output folder")
+    resumed = checkpoint.restore_latest()
     start_step = int(trainer.step.numpy())
+    if chief:
+        print(f"resuming from {resumed} at kimg {int(trainer.cur_nimg.numpy()) / 1000:g}"
+              if resumed else f"starting a new run in {checkpoint_dir}", flush=True)
     batches = iter(strategy.distribute_datasets_from_function(
         lambda context: dataset_fn(context).skip(start_step * _replicas_per_pipeline(context))))
     logger = TrainingLogger(out_dir / "log", total_kimg=train_config.kimg,
-                            resume=resumed) if chief else None
+                            resume=resumed is not None) if chief else None
     try:
+        if logger is not None and resumed is None:
+            _log_metrics(trainer, logger, metrics_dataset_path)  # of the initial G_ema
         _training_loop(trainer, batches, checkpoint, logger, out_dir, max_steps,
                        metrics_dataset_path)
     finally:
@@ -456,9 +463,9 @@ def _training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
         if _crossed(previous, nimg, train_config.snapshot_kimg) or nimg >= total_nimg:
             save_png(image_grid(sample_images(trainer.generator_ema), SAMPLE_GRID_COLUMNS),
                      out_dir / "samples" / f"fakes{nimg:010d}.png")
-        if train_config.metrics_kimg > 0 and metrics_dataset_path is not None and (
+        if train_config.metrics_kimg > 0 and (
                 _crossed(previous, nimg, train_config.metrics_kimg) or nimg >= total_nimg):
-            logger.log(nimg / 1000, _evaluate(trainer, metrics_dataset_path))
+            _log_metrics(trainer, logger, metrics_dataset_path)
     if saved_at != nimg:
         checkpoint.save(int(trainer.step.numpy()))
 
@@ -477,6 +484,16 @@ def sample_images(generator, seeds=SAMPLE_SEEDS, batch_size: int = 16) -> np.nda
 def _replicas_per_pipeline(context: tf.distribute.InputContext) -> int:
     """Batches an input pipeline yields per step (one per replica it feeds)."""
     return context.num_replicas_in_sync // context.num_input_pipelines
+
+
+def _log_metrics(trainer: Trainer, logger: TrainingLogger, dataset_path) -> None:
+    """Evaluate G_ema and log at the current kimg, when ``train.metrics_kimg > 0``.
+
+    The loop calls it at the start of a fresh run (kimg 0, as the original's tick 0),
+    every ``metrics_kimg`` and at the end.
+    """
+    if trainer.config.train.metrics_kimg > 0 and dataset_path is not None:
+        logger.log(int(trainer.cur_nimg.numpy()) / 1000, _evaluate(trainer, dataset_path))
 
 
 def _evaluate(trainer: Trainer, dataset_path) -> dict[str, float]:
