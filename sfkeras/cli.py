@@ -76,6 +76,19 @@ def _cmd_train(args: argparse.Namespace) -> None:
     train(config, dataset_path=data, out_dir=pathlib.Path(args.out), max_steps=args.max_steps)
 
 
+def _generator_fn(network: pathlib.Path, config: Config):
+    """The generator to evaluate: a ``.keras`` file, a SavedModel folder, or a training
+    run folder (G_ema of the newest checkpoint of this configuration's run)."""
+    from sfkeras.metrics.generator_fn import keras_generator_fn, load_generator_fn
+
+    psi = config.evaluate.truncation_psi
+    if (network / "checkpoints").is_dir():
+        from sfkeras.training.checkpoint import load_generator_from_run
+
+        return keras_generator_fn(load_generator_from_run(network, config), psi)
+    return load_generator_fn(network, psi)
+
+
 def _cmd_inception(args: argparse.Namespace) -> None:
     from sfkeras.metrics.inception_weights import converted_weights_file
 
@@ -88,7 +101,7 @@ def _cmd_inception(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from sfkeras.metrics import evaluate_generator, load_generator_fn
+    from sfkeras.metrics import evaluate_generator
 
     config = load_config(args.params)
     settings = config.evaluate
@@ -96,8 +109,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     pipeline_weights = DATA / "inception" / INCEPTION_FILE
     weights = settings.inception_weights or (
         pipeline_weights if pipeline_weights.is_file() else None)
-    generator = load_generator_fn(resolve_network(pathlib.Path(args.network)),
-                                  settings.truncation_psi)
+    generator = _generator_fn(pathlib.Path(args.network), config)
     results = evaluate_generator(
         generator, data, settings.metrics, z_dim=generator.z_dim,
         num_images=settings.num_images, batch_size=settings.batch_size, seed=settings.seed,

@@ -69,9 +69,17 @@ def _load_keras(path: pathlib.Path, truncation_psi: float) -> GeneratorFn:
     model = keras.saving.load_model(path, compile=False)
     if not hasattr(model, "z_dim"):
         raise ValueError(f"{path}: the model has no 'z_dim'; is it a sfkeras generator?")
+    return keras_generator_fn(model, truncation_psi)
+
+
+def keras_generator_fn(generator, truncation_psi: float = 1.0) -> GeneratorFn:
+    """A generator model in memory (``G(z, truncation_psi=...)``, ``G.z_dim``) as a
+    :class:`GeneratorFn`, with random noise as the original's metrics."""
+    import keras
+
     return GeneratorFn(
-        generate=lambda z: keras.ops.convert_to_numpy(model(z, truncation_psi=truncation_psi)),
-        z_dim=int(model.z_dim),
+        generate=lambda z: keras.ops.convert_to_numpy(generator(z, truncation_psi=truncation_psi)),
+        z_dim=int(generator.z_dim),
     )
 
 
