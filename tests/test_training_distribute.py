@@ -69,6 +69,21 @@ def test_mirrored_two_replicas_equal_single_device(single_device, tmp_path):
     _assert_same_weights(mirrored, single_device, rtol=1e-4)
 
 
+def test_mirrored_random_noise_is_per_replica_and_deterministic(single_device, tmp_path):
+    """Random synthesis noise is drawn per replica (so the update differs from the
+    constant-noise one) from stateless seeds (so a rerun is bit-identical)."""
+    processes = [_run([tmp_path / f"run{index}", tmp_path / f"weights{index}.npz",
+                       "mirrored", 2, "random"]) for index in range(2)]
+    for process in processes:
+        _wait(process)
+    first, second = (_weights(tmp_path / f"weights{index}.npz") for index in range(2))
+    _assert_same_weights(first, second, rtol=0)
+    assert all(np.isfinite(value).all() for value in first.values())
+    differs_from_constant_noise = [key for key in first if key != "replicas"
+                                   and not np.allclose(first[key], single_device[key])]
+    assert differs_from_constant_noise
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

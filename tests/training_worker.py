@@ -1,8 +1,8 @@
 """Runs a few training steps in a fresh process (distribution tests) and saves weights.
 
-Usage: ``python training_worker.py OUT_DIR WEIGHTS_NPZ STRATEGY [LOGICAL_CPUS]``;
-``STRATEGY`` is ``default``, ``mirrored`` or ``multi_worker`` (``TF_CONFIG`` set by
-the caller). Logical CPU devices must be configured before TensorFlow starts, hence
+Usage: ``python training_worker.py OUT_DIR WEIGHTS_NPZ STRATEGY [LOGICAL_CPUS
+[NOISE_MODE]]``; ``STRATEGY`` is ``default``, ``mirrored`` or ``multi_worker``
+(``TF_CONFIG`` set by the caller); ``NOISE_MODE`` is ``const`` (default) or ``random``. Logical CPU devices must be configured before TensorFlow starts, hence
 the separate process.
 """
 
@@ -21,7 +21,8 @@ STEPS = 2
 BATCH = 4
 
 
-def main(out_dir: str, weights_path: str, strategy_name: str, cpus: int = 1) -> None:
+def main(out_dir: str, weights_path: str, strategy_name: str, cpus: int = 1,
+         noise_mode: str = "const") -> None:
     physical = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         physical, [tf.config.LogicalDeviceConfiguration()] * cpus)
@@ -33,7 +34,7 @@ def main(out_dir: str, weights_path: str, strategy_name: str, cpus: int = 1) -> 
 
     config = tiny_config(strategy=strategy_name, d_reg_interval=2, batch_size=BATCH)
     trainer = run_training(config, synthetic_dataset_fn(BATCH), out_dir, max_steps=STEPS,
-                           strategy=select_strategy(strategy_name), noise_mode="const")
+                           strategy=select_strategy(strategy_name), noise_mode=noise_mode)
     networks = (trainer.generator, trainer.generator_ema, trainer.discriminator)
     weights = {f"{i}": np.asarray(v) for i, v in
                enumerate(v for network in networks for v in network.trainable_variables)}
@@ -43,4 +44,4 @@ def main(out_dir: str, weights_path: str, strategy_name: str, cpus: int = 1) -> 
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:]))
+    main(sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:5]), *sys.argv[5:6])

@@ -24,6 +24,50 @@ def check_noise_mode(noise_mode: str) -> None:
         raise ValueError(f"noise_mode must be one of {list(NOISE_MODES)}, got {noise_mode!r}")
 
 
+#: Multiplier of :func:`fold_noise_seed` (a prime above any index).
+_FOLD_MULTIPLIER = 1_000_003
+
+
+def fold_noise_seed(noise_seed, index: int):
+    """The noise seed of part ``index`` (a stage, block or layer) of a network.
+
+    Args:
+        noise_seed: int ``[2]`` seed of the whole (``None``: stays ``None``).
+        index: the part's index among its siblings.
+
+    Returns:
+        int32 ``[2]``: ``[seed[1], seed[0] * 1000003 + index + 1]`` (wrapping), so
+        parts at any depth of the network tree get distinct seeds and each noise
+        layer draws its own stream.
+    """
+    if noise_seed is None:
+        return None
+    seed = ops.cast(noise_seed, "int32")
+    return ops.stack([seed[1], seed[0] * _FOLD_MULTIPLIER + (index + 1)])
+
+
+def normal_noise(shape, dtype, seed_generator, noise_seed=None):
+    """N(0, 1) noise: stateless from ``noise_seed`` (int ``[2]``) if given, else drawn
+    from (and advancing) the layer's ``seed_generator``."""
+    seed = seed_generator if noise_seed is None else _SeedTensor(noise_seed)
+    return keras.random.normal(shape, dtype=dtype, seed=seed)
+
+
+class _SeedTensor(keras.random.SeedGenerator):
+    """A fixed seed tensor where ``keras.random`` expects a seed generator.
+
+    ``keras.random`` takes integer seeds and generators but no seed tensors; this
+    stand-in has no state variable (nothing to track or advance) and returns its
+    seed on every draw.
+    """
+
+    def __init__(self, seed):  # noqa: super().__init__ would create a state variable
+        self.seed = ops.cast(seed, "int32")
+
+    def next(self, ordered=True):
+        return self.seed
+
+
 #: Attention scores per chunk (elements) below which whole (sample, head) groups are
 #: batched: 1 Mi floats (4 MiB) stay in a CPU's cache.
 ATTENTION_CHUNK_ELEMENTS = 2**20
@@ -169,7 +213,8 @@ class ModulatedEncoderLayer(keras.layers.Layer):
             name="noise_strength", shape=(), initializer="zeros")
         self.bias = self.add_weight(name="bias", shape=(self.out_features,), initializer="zeros")
 
-    def call(self, x, w, noise_mode: str = "random", return_attention: bool = False):
+    def call(self, x, w, noise_mode: str = "random", return_attention: bool = False,
+             noise_seed=None):
         """Apply the layer.
 
         Args:
@@ -177,6 +222,8 @@ class ModulatedEncoderLayer(keras.layers.Layer):
             w: ``[N, w_dim]``.
             noise_mode: ``"random"`` (fresh N(0,1) per token), ``"const"`` (the stored
                 ``noise_const``) or ``"none"``; scaled by the learned ``noise_strength``.
+            noise_seed: int ``[2]`` seed of ``"random"`` noise (stateless: the same
+                seed gives the same noise); ``None``: the layer's seed generator.
             return_attention: also return the attention probabilities
                 ``[N, heads, seq, seq_kv]`` (``seq_kv = linformer_dim`` with Linformer).
 
@@ -201,7 +248,7 @@ class ModulatedEncoderLayer(keras.layers.Layer):
         out = (ops.matmul(attended, self.output_kernel)
                * demodulation(s2, self.output_kernel)[:, None]
                + ops.matmul(skip, self.skip_kernel) * demodulation(s2, self.skip_kernel)[:, None])
-        out = out + self._noise(ops.shape(x)[0], noise_mode)
+        out = out + self._noise(ops.shape(x)[0], noise_mode, noise_seed)
         out = bias_act(out, self.bias, activation="lrelu", gain=1.0, clamp=self.conv_clamp)
         return (out, attention) if return_attention else out
 
@@ -232,13 +279,14 @@ class ModulatedEncoderLayer(keras.layers.Layer):
         attended = ops.transpose(attended, (0, 2, 1, 3))
         return ops.reshape(attended, (-1, self.seq_length, self.hidden)), probabilities
 
-    def _noise(self, batch_size, noise_mode: str):
+    def _noise(self, batch_size, noise_mode: str, noise_seed):
         """Per-token noise ``[N or 1, seq, 1]`` times ``noise_strength`` (0 for 'none')."""
         if noise_mode == "none":
             return 0.0
         if noise_mode == "const":
             return self.noise_const[None] * self.noise_strength
-        noise = keras.random.normal((batch_size, self.seq_length, 1), seed=self.seed_generator)
+        noise = normal_noise((batch_size, self.seq_length, 1), self.compute_dtype,
+                             self.seed_generator, noise_seed)
         return noise * self.noise_strength
 
     def compute_output_shape(self, x_shape, w_shape):

@@ -19,7 +19,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from sfkeras.layers.attention import ModulatedEncoderLayer
+from sfkeras.layers.attention import ModulatedEncoderLayer, fold_noise_seed
 from sfkeras.layers.torgb import DemodulatedToRGB
 from sfkeras.ops import upsample_2d
 
@@ -136,7 +136,8 @@ class StyleformerStage(keras.layers.Layer):
         self.torgb.build((None, self.seq_length, self.out_hidden), w_shape)
 
     def run_blocks(
-        self, x, img, ws, noise_mode: str = "random", with_attention: bool = False
+        self, x, img, ws, noise_mode: str = "random", with_attention: bool = False,
+        noise_seed=None,
     ) -> Generator[BlockOutput, None, tuple[Any, Any]]:
         """Run the stage block by block.
 
@@ -146,6 +147,8 @@ class StyleformerStage(keras.layers.Layer):
             ws: ``[N, num_layers + 1, w_dim]``.
             noise_mode: see :class:`ModulatedEncoderLayer`.
             with_attention: fill :attr:`BlockOutput.attention`.
+            noise_seed: int ``[2]`` seed of ``"random"`` noise, folded per layer
+                (``None``: the layers' seed generators).
 
         Yields:
             One :class:`BlockOutput` per encoder layer.
@@ -161,11 +164,12 @@ class StyleformerStage(keras.layers.Layer):
             tokens = ops.reshape(x, (-1, self.seq_length, self.hidden)) + self.pos_embedding
         for j, encoder in enumerate(self.encoders):
             attention = None
+            layer_seed = fold_noise_seed(noise_seed, j)
             if with_attention:
                 tokens, attention = encoder(tokens, ws[:, j], noise_mode=noise_mode,
-                                            return_attention=True)
+                                            return_attention=True, noise_seed=layer_seed)
             else:
-                tokens = encoder(tokens, ws[:, j], noise_mode=noise_mode)
+                tokens = encoder(tokens, ws[:, j], noise_mode=noise_mode, noise_seed=layer_seed)
             if j == self.num_layers - 1:
                 tokens, img = self._finish(tokens, img, ws[:, self.num_layers])
             yield BlockOutput(f"b{self.resolution}_{j}", tokens, img, attention)
@@ -182,9 +186,9 @@ class StyleformerStage(keras.layers.Layer):
             tokens = ops.reshape(tokens, (-1, 4 * self.seq_length, self.out_hidden))
         return tokens, img
 
-    def call(self, x, img, ws, noise_mode: str = "random"):
+    def call(self, x, img, ws, noise_mode: str = "random", noise_seed=None):
         """``(x, img) -> (x, img)`` for the whole stage; see :meth:`run_blocks`."""
-        return exhaust(self.run_blocks(x, img, ws, noise_mode))
+        return exhaust(self.run_blocks(x, img, ws, noise_mode, noise_seed=noise_seed))
 
     def get_config(self):
         return {

@@ -30,7 +30,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from sfkeras.layers.attention import check_noise_mode
+from sfkeras.layers.attention import check_noise_mode, fold_noise_seed, normal_noise
 from sfkeras.layers.dense import EqualizedDense
 from sfkeras.layers.modulation import DEMODULATION_EPSILON
 from sfkeras.layers.styleformer_stage import BlockOutput, exhaust
@@ -174,7 +174,8 @@ class SynthesisLayer(keras.layers.Layer):
             self.noise_strength = self.add_weight(name="noise_strength", shape=(),
                                                   initializer="zeros")
 
-    def call(self, x, w, noise_mode: str = "random", fused_modconv: bool = False):
+    def call(self, x, w, noise_mode: str = "random", fused_modconv: bool = False,
+             noise_seed=None):
         """Apply the layer.
 
         Args:
@@ -183,13 +184,16 @@ class SynthesisLayer(keras.layers.Layer):
             noise_mode: ``"random"`` (fresh N(0, 1) per pixel), ``"const"`` (the stored
                 ``noise_const``) or ``"none"``; scaled by ``noise_strength``.
             fused_modconv: use the fused form of :func:`modulated_conv2d`.
+            noise_seed: int ``[2]`` seed of ``"random"`` noise (stateless); ``None``:
+                the layer's seed generator.
         """
         check_noise_mode(noise_mode)
         styles = self.affine(w)
         x = modulated_conv2d(x, self.kernel, styles, up=self.up, fused=fused_modconv)
         if self.use_noise and noise_mode == "random":
             shape = (ops.shape(x)[0], self.resolution, self.resolution, 1)
-            x = x + keras.random.normal(shape, seed=self.seed_generator) * self.noise_strength
+            noise = normal_noise(shape, self.compute_dtype, self.seed_generator, noise_seed)
+            x = x + noise * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             x = x + (self.noise_const * self.noise_strength)[None, :, :, None]
         return bias_act(x, self.bias, activation="lrelu", clamp=self.conv_clamp)
@@ -308,12 +312,16 @@ class SynthesisBlock(keras.layers.Layer):
         if self.torgb is not None:
             self.torgb.build(x_shape, w_shape)
 
-    def call(self, x, img, ws, noise_mode: str = "random", fused_modconv: bool = False):
-        """Apply the block; ``noise_mode`` and ``fused_modconv`` as in :class:`SynthesisLayer`."""
+    def call(self, x, img, ws, noise_mode: str = "random", fused_modconv: bool = False,
+             noise_seed=None):
+        """Apply the block; ``noise_mode``, ``fused_modconv`` and ``noise_seed`` (folded
+        per layer) as in :class:`SynthesisLayer`."""
         if ws.shape[1] != self.num_ws:
             raise ValueError(f"{self.name} reads {self.num_ws} ws, got ws of shape {ws.shape}")
-        x = self.conv0(x, ws[:, 0], noise_mode=noise_mode, fused_modconv=fused_modconv)
-        x = self.conv1(x, ws[:, 1], noise_mode=noise_mode, fused_modconv=fused_modconv)
+        x = self.conv0(x, ws[:, 0], noise_mode=noise_mode, fused_modconv=fused_modconv,
+                       noise_seed=fold_noise_seed(noise_seed, 0))
+        x = self.conv1(x, ws[:, 1], noise_mode=noise_mode, fused_modconv=fused_modconv,
+                       noise_seed=fold_noise_seed(noise_seed, 1))
         if self.torgb is not None:
             rgb = self.torgb(x, ws[:, 2], fused_modconv=fused_modconv)
             img = rgb if img is None else upsample_2d(img) + rgb
@@ -390,8 +398,8 @@ class StyleGAN2Stage(keras.layers.Layer):
             block.build(x_shape, img_shape, block_ws_shape)
             x_shape = (ws_shape[0], self.resolution, self.resolution, self.filters)
 
-    def run_blocks(self, x, img, ws, noise_mode: str = "random", with_attention: bool = False
-                   ) -> Generator[BlockOutput, None, tuple[Any, Any]]:
+    def run_blocks(self, x, img, ws, noise_mode: str = "random", with_attention: bool = False,
+                   noise_seed=None) -> Generator[BlockOutput, None, tuple[Any, Any]]:
         """Run the stage block by block.
 
         Args:
@@ -401,6 +409,8 @@ class StyleGAN2Stage(keras.layers.Layer):
             noise_mode: see :class:`SynthesisLayer`.
             with_attention: accepted for the stage protocol; StyleGAN2 blocks have no
                 attention (:attr:`BlockOutput.attention` stays ``None``).
+            noise_seed: int ``[2]`` seed of ``"random"`` noise, folded per block
+                (``None``: the layers' seed generators).
 
         Yields:
             One :class:`BlockOutput` per block, named ``b{R}_{k}``, with the block's
@@ -410,14 +420,15 @@ class StyleGAN2Stage(keras.layers.Layer):
             ``(x [N, R, R, filters], img [N, R, R, img_channels])``.
         """
         for k, block in enumerate(self.blocks):
-            x, img = block(x, img, ws[:, 2 * k : 2 * k + block.num_ws], noise_mode=noise_mode)
+            x, img = block(x, img, ws[:, 2 * k : 2 * k + block.num_ws], noise_mode=noise_mode,
+                           noise_seed=fold_noise_seed(noise_seed, k))
             tokens = ops.reshape(x, (-1, self.resolution * self.resolution, self.filters))
             yield BlockOutput(f"b{self.resolution}_{k}", tokens, img)
         return x, img
 
-    def call(self, x, img, ws, noise_mode: str = "random"):
+    def call(self, x, img, ws, noise_mode: str = "random", noise_seed=None):
         """``(x, img) -> (x, img)`` for the whole stage; see :meth:`run_blocks`."""
-        return exhaust(self.run_blocks(x, img, ws, noise_mode))
+        return exhaust(self.run_blocks(x, img, ws, noise_mode, noise_seed=noise_seed))
 
     def get_config(self):
         return {

@@ -10,7 +10,7 @@ import numpy as np
 from keras import ops
 
 from sfkeras.config.generator import GeneratorConfig
-from sfkeras.layers.attention import check_noise_mode
+from sfkeras.layers.attention import check_noise_mode, fold_noise_seed
 from sfkeras.layers.mapping import MappingNetwork
 from sfkeras.layers.styleformer_stage import BlockOutput, StyleformerStage
 from sfkeras.layers.stylegan2 import StyleGAN2Stage
@@ -91,16 +91,21 @@ class SynthesisNetwork(keras.layers.Layer):
         start = self.ws_starts[index]
         return ws[:, start : start + self.config.layer_ws[index] + 1]
 
-    def call(self, ws, noise_mode: str = "random"):
+    def call(self, ws, noise_mode: str = "random", noise_seed=None):
         """``ws [N, num_ws, w_dim] -> [N, resolution, resolution, channels]`` float32.
 
         Args:
             noise_mode: ``"random"``, ``"const"`` or ``"none"`` (per-layer noise).
+            noise_seed: int ``[2]`` seed of ``"random"`` noise, folded per stage and
+                layer: stateless, the same seed gives the same noise (the trainer's
+                per-step, per-replica noise). ``None``: each layer draws from its own
+                seed generator (advancing its state).
         """
         check_noise_mode(noise_mode)
         x = img = None
         for index, stage in enumerate(self.stages):
-            x, img = stage(x, img, self._stage_ws(ws, index), noise_mode=noise_mode)
+            x, img = stage(x, img, self._stage_ws(ws, index), noise_mode=noise_mode,
+                           noise_seed=fold_noise_seed(noise_seed, index))
         return ops.cast(img, "float32")
 
     def run_blocks(self, ws, noise_mode: str = "random", with_attention: bool = False

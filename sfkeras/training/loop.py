@@ -11,10 +11,11 @@ then the generator EMA, ``cur_nimg += batch``, and (every ``augment.interval``
 steps) the ADA update of p from the signs of D's real logits of Dmain and Dreg,
 summed over replicas. Which phases run is a function of the step index
 (:func:`phases_at`). The randomness of a step (latents, style-mixing cutoff,
-augmentations, path-length noise) is drawn statelessly from ``(train.seed, step)``;
-latents are drawn for the global batch and each replica takes its share, so without
-per-replica randomness (no augmentation, no mixing; constant synthesis noise) a
-step computes the same update on any number of replicas. Each replica's loss is
+synthesis noise, augmentations, path-length noise) is drawn statelessly from
+``(train.seed, step, phase)`` and, except the latents, the replica; latents are drawn
+for the global batch and each replica takes its share, so without per-replica
+randomness (no augmentation, no mixing; constant synthesis noise) a step computes
+the same update on any number of replicas. Each replica's loss is
 ``sum(per-sample loss) / global_batch`` and the optimisers sum gradients over
 replicas, so the update is that of the global-batch mean.
 """

@@ -3,9 +3,9 @@
 Every loss here is returned **per sample** (shape ``[N]``); the training loop sums
 and divides by the global batch (so replicas average correctly) and multiplies by
 the lazy-regularisation interval. Randomness is stateless: each call takes a
-``seed`` (int ``[2]``) derived from the step, from which it draws the style-mixing
-cutoff, the augmentations and the path-length noise, so a step is a pure function of
-the state it starts from (and resumes exactly).
+``seed`` (int ``[2]``) derived from the step, phase and replica, from which it draws
+the style-mixing cutoff, the synthesis noise, the augmentations and the path-length
+noise, so a step is a pure function of the state it starts from (and resumes exactly).
 
 Phases (the original's ``accumulate_gradients``):
     * ``Gmain``: ``softplus(-D(aug(G(z))))``.
@@ -81,11 +81,14 @@ class StyleGAN2Loss:
         Updates ``w_avg`` (as the original's mapping does in training mode) and mixes
         styles with probability ``style_mixing_prob``: one cutoff for the minibatch,
         uniform in ``[1, num_ws)``; ws from the cutoff on come from a second latent.
+        Random synthesis noise is drawn statelessly from ``seed`` (so it differs per
+        step, phase and replica, and resumes exactly).
         """
         ws = self.generator.mapping(z, update_w_avg=True)
         if self.settings.style_mixing_prob > 0:
             ws = self._mix_styles(ws, z, tf.random.experimental.stateless_fold_in(seed, 1))
-        images = self.generator.synthesis(ws, noise_mode=self.noise_mode)
+        noise_seed = tf.cast(tf.random.experimental.stateless_fold_in(seed, 5), tf.int32)
+        images = self.generator.synthesis(ws, noise_mode=self.noise_mode, noise_seed=noise_seed)
         return tf.cast(images, tf.float32), ws
 
     def run_discriminator(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
