@@ -131,9 +131,14 @@ def _uniform(fan_in: int) -> keras.initializers.Initializer:
 
 
 def layer_norm(x):
-    """Normalise every token over its channels (no affine): ``[..., C] -> [..., C]``."""
-    mean, variance = ops.moments(x, axes=[-1], keepdims=True)
-    return (x - mean) * ops.rsqrt(variance + LAYER_NORM_EPSILON)
+    """Normalise every token over its channels (no affine): ``[..., C] -> [..., C]``.
+
+    Computed in float32 (float16 squares overflow above 256, and the epsilon is
+    below float16's normal range), returned in ``x``'s dtype.
+    """
+    x32 = ops.cast(x, "float32")
+    mean, variance = ops.moments(x32, axes=[-1], keepdims=True)
+    return ops.cast((x32 - mean) * ops.rsqrt(variance + LAYER_NORM_EPSILON), x.dtype)
 
 
 @keras.saving.register_keras_serializable(package="sfkeras")

@@ -20,7 +20,12 @@ def demodulation(styles, kernel):
         kernel: ``[in, out]`` unmodulated kernel.
 
     Returns:
-        ``[N, out]`` coefficients; multiplying ``(x * styles) @ kernel`` (or, as the
-        original does for Q/K/V, ``x @ kernel``) by them normalises each output channel.
+        ``[N, out]`` coefficients in ``styles``' dtype; multiplying ``(x * styles) @ kernel``
+        (or, as the original does for Q/K/V, ``x @ kernel``) by them normalises each
+        output channel. Computed in float32, as the original does under mixed
+        precision (the epsilon underflows in float16).
     """
-    return ops.rsqrt(ops.matmul(ops.square(styles), ops.square(kernel)) + DEMODULATION_EPSILON)
+    styles32, kernel32 = ops.cast(styles, "float32"), ops.cast(kernel, "float32")
+    coefficients = ops.rsqrt(ops.matmul(ops.square(styles32), ops.square(kernel32))
+                             + DEMODULATION_EPSILON)
+    return ops.cast(coefficients, styles.dtype)

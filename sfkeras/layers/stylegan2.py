@@ -74,9 +74,11 @@ def modulated_conv2d(x, kernel, styles, *, up: int = 1, demodulate: bool = True,
         kernel = ops.flip(kernel, axis=(0, 1))
     styles = ops.cast(styles, x.dtype)
     demod = None
-    if demodulate:  # sum_{h,w,i} (kernel * s)^2 = s^2 @ sum_{h,w} kernel^2
-        kernel_energy = ops.sum(ops.square(kernel), axis=(0, 1))  # [in, out]
-        demod = ops.rsqrt(ops.matmul(ops.square(styles), kernel_energy) + DEMODULATION_EPSILON)
+    if demodulate:  # sum_{h,w,i} (kernel * s)^2 = s^2 @ sum_{h,w} kernel^2, in float32
+        kernel_energy = ops.sum(ops.square(ops.cast(kernel, "float32")), axis=(0, 1))
+        demod = ops.rsqrt(ops.matmul(ops.square(ops.cast(styles, "float32")), kernel_energy)
+                          + DEMODULATION_EPSILON)
+        demod = ops.cast(demod, x.dtype)  # [N, out]
     if fused:
         return _fused_modulated_conv2d(x, kernel, styles, demod, up=up)
     x = x * styles[:, None, None, :]

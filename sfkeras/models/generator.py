@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator as Iterator
 from typing import Any
 
@@ -14,6 +15,19 @@ from sfkeras.layers.attention import check_noise_mode, fold_noise_seed
 from sfkeras.layers.mapping import MappingNetwork
 from sfkeras.layers.styleformer_stage import BlockOutput, StyleformerStage
 from sfkeras.layers.stylegan2 import StyleGAN2Stage
+
+
+@contextlib.contextmanager
+def global_dtype_policy(name: str | None):
+    """Keras' global dtype policy set to ``name`` for the layers created in the block
+    (``None``: unchanged); the previous policy is restored on exit."""
+    previous = keras.config.dtype_policy()
+    if name is not None:
+        keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _as_config(config: GeneratorConfig | dict[str, Any]) -> GeneratorConfig:
@@ -174,9 +188,12 @@ class Generator(keras.Model):
         self.w_dim = self.config.w_dim
         self.num_ws = self.config.num_ws
         self.resolution = self.config.resolution
-        self.mapping = MappingNetwork(
-            self.w_dim, self.num_ws, num_layers=self.config.mapping_layers,
-            w_avg_beta=self.config.w_avg_beta, name="mapping")
+        # The mapping runs in float32 under any policy, as the original's (its
+        # normalisation epsilon and w_avg need it); the synthesis follows the policy.
+        with global_dtype_policy("float32"):
+            self.mapping = MappingNetwork(
+                self.w_dim, self.num_ws, num_layers=self.config.mapping_layers,
+                w_avg_beta=self.config.w_avg_beta, name="mapping")
         self.synthesis = SynthesisNetwork(self.config, seed=seed, name="synthesis")
         self.build((None, self.z_dim))
 

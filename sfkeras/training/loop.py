@@ -107,7 +107,7 @@ class Trainer:
     def __init__(self, config: Config, strategy: tf.distribute.Strategy, *,
                  noise_mode: str = "random"):
         from sfkeras.models.discriminator import Discriminator
-        from sfkeras.models.generator import Generator
+        from sfkeras.models.generator import Generator, global_dtype_policy
 
         self.config = config
         self.strategy = strategy
@@ -122,49 +122,46 @@ class Trainer:
         # Weight initialisation draws from Keras' global seed (as the original seeds
         # torch): the same train.seed gives the same initial networks.
         keras.utils.set_random_seed(train.seed)
-        previous_policy = keras.config.dtype_policy()
-        if train.mixed_precision:
-            keras.config.set_dtype_policy("mixed_float16")
-        try:
-            with strategy.scope():
+        with strategy.scope():
+            # Mixed precision computes the generators in float16; D (and the
+            # augmentation) stays in float32, as Styleformer's D always does.
+            with global_dtype_policy("mixed_float16" if train.mixed_precision else None):
                 self.generator = Generator(config.generator, seed=train.seed, name="G")
                 self.generator_ema = Generator(config.generator, seed=train.seed, name="G_ema")
-                self.discriminator = Discriminator(
-                    config.generator.resolution, config.discriminator,
-                    img_channels=config.generator.img_channels, name="D")
-                self.discriminator.build((None, config.generator.resolution,
-                                          config.generator.resolution,
-                                          config.generator.img_channels))
-                self.generator_ema.set_weights(self.generator.get_weights())
-                image_shape = (config.generator.resolution, config.generator.resolution,
-                               config.generator.img_channels)
-                self.augment = build_augment_pipe(config.augment, image_shape, seed=train.seed)
-                self.ada = None if self.augment is None else AdaController(
-                    config.augment, self.global_batch, self.augment.p)
-                self.g_optimizer = self._optimizer(train.g_lr, train.g_reg_interval, "G_adam",
-                                                   self.generator)
-                self.d_optimizer = self._optimizer(train.d_lr, train.d_reg_interval, "D_adam",
-                                                   self.discriminator)
-                self.loss = StyleGAN2Loss(
-                    self.generator, self.discriminator,
-                    LossSettings(r1_gamma=train.r1_gamma,
-                                 style_mixing_prob=train.style_mixing_prob,
-                                 pl_weight=train.pl_weight,
-                                 pl_batch_shrink=train.pl_batch_shrink,
-                                 pl_decay=train.pl_decay),
-                    augment=self.augment, noise_mode=noise_mode)
-                self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-                self.cur_nimg = tf.Variable(0, dtype=tf.int64, trainable=False, name="cur_nimg")
-        finally:
-            keras.config.set_dtype_policy(previous_policy)
+            self.discriminator = Discriminator(
+                config.generator.resolution, config.discriminator,
+                img_channels=config.generator.img_channels, name="D")
+            self.discriminator.build((None, config.generator.resolution,
+                                      config.generator.resolution,
+                                      config.generator.img_channels))
+            self.generator_ema.set_weights(self.generator.get_weights())
+            image_shape = (config.generator.resolution, config.generator.resolution,
+                           config.generator.img_channels)
+            self.augment = build_augment_pipe(config.augment, image_shape, seed=train.seed)
+            self.ada = None if self.augment is None else AdaController(
+                config.augment, self.global_batch, self.augment.p)
+            self.g_optimizer = self._optimizer(train.g_lr, train.g_reg_interval, "G_adam",
+                                               self.generator, train.mixed_precision)
+            self.d_optimizer = self._optimizer(train.d_lr, train.d_reg_interval, "D_adam",
+                                               self.discriminator, False)
+            self.loss = StyleGAN2Loss(
+                self.generator, self.discriminator,
+                LossSettings(r1_gamma=train.r1_gamma,
+                             style_mixing_prob=train.style_mixing_prob,
+                             pl_weight=train.pl_weight,
+                             pl_batch_shrink=train.pl_batch_shrink,
+                             pl_decay=train.pl_decay),
+                augment=self.augment, noise_mode=noise_mode)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.cur_nimg = tf.Variable(0, dtype=tf.int64, trainable=False, name="cur_nimg")
         self._compiled_steps: dict[tuple[bool, bool], Callable] = {}
         self._update_ada = tf.function(self.ada.update) if self.ada is not None else None
 
-    def _optimizer(self, learning_rate, reg_interval, name, network):
+    def _optimizer(self, learning_rate, reg_interval, name, network, loss_scaled: bool):
         train = self.config.train
         optimizer = build_lazy_adam(learning_rate, train.betas, train.epsilon, reg_interval,
                                     name=name)
-        if train.mixed_precision:
+        if loss_scaled:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{name}_scaled")
         optimizer.build(network.trainable_variables)
         return optimizer

@@ -118,7 +118,7 @@ class StyleGAN2Loss:
             noise = tf.random.stateless_normal(
                 tf.shape(images), tf.random.experimental.stateless_fold_in(seed, 3)) / tf.sqrt(size)
             projection = tf.reduce_sum(images * noise)
-        grads = tape.gradient(projection, ws)
+        grads = tf.cast(tape.gradient(projection, ws), tf.float32)  # ws: float16 if mixed
         lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))
         pl_mean = self.pl_mean + (tf.reduce_mean(lengths) - self.pl_mean) * self.settings.pl_decay
         self.pl_mean.assign(tf.stop_gradient(pl_mean))
