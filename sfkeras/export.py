@@ -20,6 +20,8 @@ import shutil
 import keras
 import tensorflow as tf
 
+from sfkeras.models import load_generator
+
 NOISE_MODE = "const"
 
 
@@ -40,10 +42,7 @@ def export_generator(network: pathlib.Path, out_dir: pathlib.Path,
     Returns:
         The SavedModel folder.
     """
-    if not network.exists():
-        raise FileNotFoundError(f"{network}: no generator; run the train stage first "
-                                "(dvc repro train) or pass --network")
-    generator = keras.saving.load_model(network)
+    generator = load_generator(network)
     z_spec = tf.TensorSpec([None, generator.z_dim], tf.float32, name="z")
     psi_spec = tf.TensorSpec([], tf.float32, name="truncation_psi")
     ws_spec = tf.TensorSpec([None, generator.num_ws, generator.w_dim], tf.float32, name="ws")

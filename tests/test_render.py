@@ -77,3 +77,17 @@ def test_render_all_writes_every_figure(generator, tmp_path):
 def test_render_all_explains_a_missing_network(tmp_path):
     with pytest.raises(FileNotFoundError, match="train stage"):
         render_all(RenderConfig(), tmp_path / "missing.keras", tmp_path)
+
+
+def test_render_in_a_fresh_process_needs_no_prior_import(generator, tmp_path):
+    """The stage loads the .keras file without the test having imported the classes."""
+    import subprocess
+    import sys
+
+    generator.save(tmp_path / "G.keras")
+    script = ("import pathlib; from sfkeras.config import RenderConfig; "
+              "from sfkeras.render import render_all; "
+              f"render_all(RenderConfig(grid_seeds=1, attention_pixels=((0, 0),)), "
+              f"pathlib.Path({str(tmp_path / 'G.keras')!r}), pathlib.Path({str(tmp_path)!r}))")
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    assert (tmp_path / "grid.png").is_file()

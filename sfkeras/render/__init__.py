@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pathlib
 
-import keras
 from PIL import Image
 
 from sfkeras.config import RenderConfig
 from sfkeras.images import save_png
+from sfkeras.models import load_generator
 from sfkeras.render import figures
 
 
@@ -26,10 +26,7 @@ def render_all(config: RenderConfig, network: pathlib.Path,
     Writes ``grid.png``, ``truncation.png``, ``style_mixing.png``, ``interpolation.gif``
     and ``attention.png`` into ``out_dir``; returns their paths by name.
     """
-    if not network.exists():
-        raise FileNotFoundError(f"{network}: no generator; run the train stage first "
-                                "(dvc repro train) or pass --network")
-    generator = keras.saving.load_model(network)
+    generator = load_generator(network)
     out_dir.mkdir(parents=True, exist_ok=True)
     seeds = range(config.grid_seeds)
     sweep_seeds = range(min(config.grid_seeds, 6))
