@@ -98,6 +98,11 @@ def _attend_backward(chunk):
             ops.matmul(ops.swapaxes(probabilities, -1, -2), upstream))
 
 
+def _attended(chunk):
+    """The attended values of one chunk ``(query, key_t, value)`` (see :func:`_attend`)."""
+    return _attend(*chunk)[0]
+
+
 @ops.custom_gradient
 def chunked_attention(query, key_t, value):
     """:func:`_attend` chunk by chunk along the leading axis, without storing probabilities.
@@ -108,7 +113,7 @@ def chunked_attention(query, key_t, value):
     neither pass materialises ``[N, heads, seq, kv]``. The backward pass is built from
     differentiable ops, so higher-order gradients work.
     """
-    attended = ops.map(lambda chunk: _attend(*chunk)[0], (query, key_t, value))
+    attended = ops.map(_attended, (query, key_t, value))
 
     def gradient(*args, upstream=None):
         upstream = args[0] if upstream is None else upstream
