@@ -37,7 +37,8 @@ which changes a value beyond float rounding:
   before and after up-sampling, so shapes are static (``tf.function``, XLA).
 * Images that drew no transform of a group pass through that group untouched, and
   the geometric resampling is skipped altogether (``tf.cond``) when no image of the
-  batch drew a geometric transform. The original resamples every image, which is
+  batch drew a geometric transform (not with ``branch_free``: XLA cannot compile the
+  conditional's second-order gradient under R1, so the resampling then always runs). The original resamples every image, which is
   the identity up to float rounding for an identity matrix (``sym6`` is orthogonal,
   so its up-then-down is exact); the batch's padding is still computed from every
   image, as the original does. So ``p = 0`` is an exact identity and unaugmented
@@ -123,6 +124,8 @@ class AugmentPipe(keras.layers.Layer):
         max_p: upper bound on the probability the transforms use.
         seed: seed of the layer's random generator (``None``: nondeterministic). Each
             call without an explicit seed draws a fresh one from it.
+        branch_free: always resample (no ``tf.cond`` skipping batches that drew no
+            geometric transform), for steps compiled with XLA; same values.
     """
 
     def __init__(
@@ -131,6 +134,7 @@ class AugmentPipe(keras.layers.Layer):
         p: float = 0.0,
         max_p: float = 1.0,
         seed: int | None = None,
+        branch_free: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -141,6 +145,7 @@ class AugmentPipe(keras.layers.Layer):
         self.initial_p = float(p)
         self.max_p = float(max_p)
         self.seed = seed
+        self.branch_free = branch_free
         if seed is None:
             self._generator = tf.random.Generator.from_non_deterministic_state()
         else:
@@ -174,11 +179,14 @@ class AugmentPipe(keras.layers.Layer):
         if self.transforms & _GEOMETRIC:
             draws = _Draws(tf.random.experimental.stateless_fold_in(seed, 1), batch_size, dtype)
             g_inv = _geometric_matrix(draws, p, self.transforms, images.shape[1], images.shape[2])
-            images = tf.cond(
-                tf.reduce_any(draws.touched),
-                lambda: _where(draws.touched, _warp(images, g_inv), images),
-                lambda: images,
-            )
+            if self.branch_free:
+                images = _where(draws.touched, _warp(images, g_inv), images)
+            else:
+                images = tf.cond(
+                    tf.reduce_any(draws.touched),
+                    lambda: _where(draws.touched, _warp(images, g_inv), images),
+                    lambda: images,
+                )
         if self.transforms & _COLOR:
             draws = _Draws(tf.random.experimental.stateless_fold_in(seed, 2), batch_size, dtype)
             color = _color_matrix(draws, p, self.transforms)
@@ -196,21 +204,25 @@ class AugmentPipe(keras.layers.Layer):
             p=self.initial_p,
             max_p=self.max_p,
             seed=self.seed,
+            branch_free=self.branch_free,
         )
         return config
 
 
 def build_augment_pipe(
-    config: AugmentConfig, image_shape: tuple[int, int, int], seed: int | None = None
+    config: AugmentConfig, image_shape: tuple[int, int, int], seed: int | None = None,
+    *, branch_free: bool = False,
 ) -> AugmentPipe | None:
     """The built pipeline of ``config`` for images ``[N, *image_shape]`` (``None`` for ``noaug``).
 
     As in the original, mode ``noaug`` means no pipeline at all: D sees the images
     as they are. ``p`` starts at ``config.p`` (ADA's initial or the fixed value).
+    ``branch_free``: see :class:`AugmentPipe` (for XLA-compiled training steps).
     """
     if config.mode == "noaug":
         return None
-    pipe = AugmentPipe(PIPELINES[config.pipeline], p=config.p, max_p=config.max_p, seed=seed)
+    pipe = AugmentPipe(PIPELINES[config.pipeline], p=config.p, max_p=config.max_p, seed=seed,
+                       branch_free=branch_free)
     pipe.build((None, *image_shape))
     return pipe
 

@@ -137,7 +137,8 @@ class Trainer:
             self.generator_ema.set_weights(self.generator.get_weights())
             image_shape = (config.generator.resolution, config.generator.resolution,
                            config.generator.img_channels)
-            self.augment = build_augment_pipe(config.augment, image_shape, seed=train.seed)
+            self.augment = build_augment_pipe(config.augment, image_shape, seed=train.seed,
+                                              branch_free=train.xla)
             self.ada = None if self.augment is None else AdaController(
                 config.augment, self.global_batch, self.augment.p)
             self.g_optimizer = self._optimizer(train.g_lr, train.g_reg_interval, "G_adam",
