@@ -15,6 +15,9 @@ D) or ``small`` (channel_base 4096, channel_max 128) discriminators. The origina
 StyleGAN2-ADA/Styleformer code ran 2.8 (cifar) and 16.5 (small) images/s on the 2-core
 reference machine.
 
+XLA is meant for GPUs: on a CPU, XLA's convolutions (no oneDNN) make the step several
+times slower (about 3 img/s for the small D, against 14-23 without).
+
 Usage::
 
     python benchmarks/bench_train.py                         # both D, XLA off and on
