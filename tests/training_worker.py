@@ -2,7 +2,8 @@
 
 Usage: ``python training_worker.py OUT_DIR WEIGHTS_NPZ STRATEGY [LOGICAL_CPUS
 [NOISE_MODE]]``; ``STRATEGY`` is ``default``, ``mirrored`` or ``multi_worker``
-(``TF_CONFIG`` set by the caller); ``NOISE_MODE`` is ``const`` (default) or ``random``. Logical CPU devices must be configured before TensorFlow starts, hence
+(``TF_CONFIG`` set by the caller); ``NOISE_MODE`` is ``const`` (default) or
+``random``. Logical CPU devices must be configured before TensorFlow starts, hence
 the separate process.
 """
 

@@ -38,11 +38,12 @@ which changes a value beyond float rounding:
 * Images that drew no transform of a group pass through that group untouched, and
   the geometric resampling is skipped altogether (``tf.cond``) when no image of the
   batch drew a geometric transform (not with ``branch_free``: XLA cannot compile the
-  conditional's second-order gradient under R1, so the resampling then always runs). The original resamples every image, which is
-  the identity up to float rounding for an identity matrix (``sym6`` is orthogonal,
-  so its up-then-down is exact); the batch's padding is still computed from every
-  image, as the original does. So ``p = 0`` is an exact identity and unaugmented
-  images are cheap, and gradients are unchanged.
+  conditional's second-order gradient under R1, so the resampling then always runs).
+  The original resamples every image, which is the identity up to float rounding
+  for an identity matrix (``sym6`` is orthogonal, so its up-then-down is exact);
+  the batch's padding is still computed from every image, as the original does.
+  So ``p = 0`` is an exact identity and unaugmented images are cheap, and
+  gradients are unchanged.
 * Bilinear sampling is built from gathers and arithmetic, so automatic
   differentiation is exact to any order (R1 differentiates through it twice).
 * Sampling coordinates are computed directly in pixel units instead of through
