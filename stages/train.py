@@ -1,7 +1,8 @@
 """DVC stage `train`: `sfkeras train` with the pipeline's default paths (see dvc.yaml).
 
 Trains on ``data/prepared/<data.name>`` into ``data/train`` and resumes from the
-newest checkpoint in ``data/train/checkpoints`` when there is one.
+newest checkpoint of the same run in ``data/train/checkpoints/<run key>/`` when there is
+one (see README, "Experiments").
 """
 
 import sys
