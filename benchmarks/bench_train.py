@@ -18,9 +18,14 @@ reference machine.
 XLA is meant for GPUs: on a CPU, XLA's convolutions (no oneDNN) make the step several
 times slower (about 3 img/s for the small D, against 14-23 without).
 
+``--cpu-replicas N`` trains as ``train.cpu_replicas: N`` does: the CPU split into N
+logical devices under ``MirroredStrategy`` (the same update as one device), each op on
+``cores // N`` threads (XLA, one device only, is then skipped).
+
 Usage::
 
     python benchmarks/bench_train.py                         # both D, XLA off and on
+    python benchmarks/bench_train.py --cpu-replicas 2 --xla off
     python benchmarks/bench_train.py --discriminators small --xla off --iterations 2
 """
 
@@ -45,13 +50,14 @@ from sfkeras.config import (  # noqa: E402
     GeneratorConfig,
     TrainConfig,
 )
+from sfkeras.training.distribute import select_strategy  # noqa: E402
 from sfkeras.training.loop import Trainer  # noqa: E402
 
 DISCRIMINATORS = {"cifar": (32768, 512), "small": (4096, 128)}
 REFERENCE_IMAGES_PER_S = {"cifar": 2.8, "small": 16.5}
 
 
-def benchmark_config(discriminator: str, batch: int, xla: bool) -> Config:
+def benchmark_config(discriminator: str, batch: int, xla: bool, cpu_replicas: int = 1) -> Config:
     """The ablation G, the named D, bgc augmentation at fixed p = 0.2, CIFAR recipe."""
     generator = GeneratorConfig.from_dict(PRESETS["ablation"]["generator"], "generator")
     channel_base, channel_max = DISCRIMINATORS[discriminator]
@@ -61,17 +67,21 @@ def benchmark_config(discriminator: str, batch: int, xla: bool) -> Config:
         discriminator=DiscriminatorConfig(architecture="orig", channel_base=channel_base,
                                           channel_max=channel_max),
         augment=AugmentConfig(mode="fixed", pipeline="bgc", p=0.2),
-        train=TrainConfig(batch_size=batch, xla=xla, strategy="default"),
+        train=TrainConfig(batch_size=batch, xla=xla, cpu_replicas=cpu_replicas,
+                          strategy="auto" if cpu_replicas > 1 else "default"),
     )
 
 
-def images_per_second(config: Config, iterations: int) -> float:
+def images_per_second(config: Config, strategy: tf.distribute.Strategy,
+                      iterations: int) -> float:
     """Steady-state training images/s of ``config`` (see the module docstring)."""
-    strategy = tf.distribute.get_strategy()
-    trainer = Trainer(config, strategy)
     train = config.train
+    trainer = Trainer(config, strategy)
     res = config.generator.resolution
     reals = tf.random.uniform([train.batch_size, res, res, 3], -1.0, 1.0)
+    # The global batch, split into per-replica shares as training's input pipeline does.
+    reals = next(iter(strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensors(reals).repeat())))
     interval = train.d_reg_interval
 
     def timed(step: int) -> float:
@@ -92,17 +102,26 @@ def main() -> None:
                         default=["cifar", "small"])
     parser.add_argument("--xla", choices=["off", "on", "both"], default="both")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--cpu-replicas", type=int, default=1,
+                        help="split the CPU into this many training replicas")
     parser.add_argument("--iterations", type=int, default=3,
                         help="timed steps of each kind (with and without R1)")
     args = parser.parse_args()
     xla_modes = {"off": [False], "on": [True], "both": [False, True]}[args.xla]
+    if args.cpu_replicas > 1:
+        xla_modes = [False]
+    # One strategy for all runs: a second MirroredStrategy in the same process reuses
+    # the first one's collective-op instance keys, and their all-reduces collide.
+    strategy = select_strategy("auto" if args.cpu_replicas > 1 else "default",
+                               args.cpu_replicas)
     for discriminator in args.discriminators:
         for xla in xla_modes:
             mode = "on" if xla else "off"
-            label = f"G=ablation D={discriminator:<5} batch={args.batch} xla={mode}"
+            label = (f"G=ablation D={discriminator:<5} batch={args.batch} xla={mode} "
+                     f"cpu_replicas={args.cpu_replicas}")
             try:
-                rate = images_per_second(benchmark_config(discriminator, args.batch, xla),
-                                         args.iterations)
+                config = benchmark_config(discriminator, args.batch, xla, args.cpu_replicas)
+                rate = images_per_second(config, strategy, args.iterations)
             except (tf.errors.OpError, ValueError) as error:
                 print(f"{label}: failed: {str(error).splitlines()[0][:200]}", flush=True)
                 continue

@@ -50,6 +50,11 @@ def test_overrides_apply_on_top_of_the_preset():
         ({"data": {"resolution": 64}}, "data.resolution", "generator.resolution"),
         ({"data": {"tfds": {"splits": "train"}}}, "data.tfds.splits", "expected a list"),
         ({"preset": "imagenet"}, "preset", "unknown preset"),
+        ({"train": {"cpu_replicas": 0}}, "train.cpu_replicas", "must be >= 1"),
+        ({"train": {"cpu_replicas": 2, "strategy": "default"}}, "train.cpu_replicas",
+         "needs strategy auto or mirrored"),
+        ({"train": {"cpu_replicas": 2, "xla": True}}, "train.cpu_replicas", "xla to false"),
+        ({"train": {"cpu_replicas": 3}}, "train.cpu_replicas", "not divisible"),
     ],
 )
 def test_bad_keys_name_the_key_and_the_fix(params, key, fragment):

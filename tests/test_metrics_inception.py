@@ -118,6 +118,12 @@ def test_features_match_the_original(fid_inception, size):
     assert relative <= 1e-3, relative
 
 
+def test_threads_split_batches_without_changing_features(fid_inception):
+    images = load_fixture("inception_fid")["images_32"]  # batches of 3 + 1: shares 2/1, 1
+    np.testing.assert_allclose(inception_features(images, batch_size=3, threads=2),
+                               inception_features(images, batch_size=3), rtol=1e-5, atol=1e-6)
+
+
 def test_grayscale_is_repeated_to_rgb(fid_inception):
     gray = load_fixture("inception_fid")["images_32"][:2, :, :, :1]
     np.testing.assert_array_equal(inception_features(gray, batch_size=2),

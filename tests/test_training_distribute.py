@@ -49,7 +49,7 @@ def _weights(path) -> dict[str, np.ndarray]:
 def _assert_same_weights(a, b, rtol):
     assert a.keys() == b.keys()
     for key in a:
-        if key != "replicas":
+        if key not in ("replicas", "intra_op_threads"):
             np.testing.assert_allclose(a[key], b[key], rtol=rtol, atol=1e-6, err_msg=key)
 
 
@@ -69,6 +69,17 @@ def test_mirrored_two_replicas_equal_single_device(single_device, tmp_path):
     _assert_same_weights(mirrored, single_device, rtol=1e-4)
 
 
+def test_cpu_replicas_split_the_cpu_and_equal_single_device(single_device, tmp_path):
+    """``train.cpu_replicas: 2`` splits the CPU into two devices with half the threads
+    each, before TensorFlow starts, and trains the update of one device."""
+    process = _run([tmp_path / "run", tmp_path / "weights.npz", "cpu_replicas", 2])
+    _wait(process)
+    split = _weights(tmp_path / "weights.npz")
+    assert int(split["replicas"]) == 2
+    assert int(split["intra_op_threads"]) == max(1, len(os.sched_getaffinity(0)) // 2)
+    _assert_same_weights(split, single_device, rtol=1e-4)
+
+
 def test_mirrored_random_noise_is_per_replica_and_deterministic(single_device, tmp_path):
     """Random synthesis noise is drawn per replica (so the update differs from the
     constant-noise one) from stateless seeds (so a rerun is bit-identical)."""
@@ -80,8 +91,19 @@ def test_mirrored_random_noise_is_per_replica_and_deterministic(single_device, t
     _assert_same_weights(first, second, rtol=0)
     assert all(np.isfinite(value).all() for value in first.values())
     differs_from_constant_noise = [key for key in first if key != "replicas"
+                                   and key != "intra_op_threads"
                                    and not np.allclose(first[key], single_device[key])]
     assert differs_from_constant_noise
+
+
+def test_splitting_the_cpu_after_tensorflow_started_names_the_key_and_the_fix():
+    import tensorflow as tf
+
+    from sfkeras.training.distribute import split_cpu
+
+    tf.constant(0.0)  # TensorFlow has started in this process, with one CPU device
+    with pytest.raises(RuntimeError, match=r"train.cpu_replicas = 3 .* fresh process"):
+        split_cpu(3)
 
 
 def _free_port() -> int:

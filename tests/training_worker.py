@@ -2,9 +2,10 @@
 
 Usage: ``python training_worker.py OUT_DIR WEIGHTS_NPZ STRATEGY [LOGICAL_CPUS
 [NOISE_MODE]]``; ``STRATEGY`` is ``default``, ``mirrored`` or ``multi_worker``
-(``TF_CONFIG`` set by the caller); ``NOISE_MODE`` is ``const`` (default) or
-``random``. Logical CPU devices must be configured before TensorFlow starts, hence
-the separate process.
+(``TF_CONFIG`` set by the caller), or ``cpu_replicas``: ``train.cpu_replicas =
+LOGICAL_CPUS`` with ``strategy: auto``, which lets training split the CPU itself;
+``NOISE_MODE`` is ``const`` (default) or ``random``. Logical CPU devices must be
+configured before TensorFlow starts, hence the separate process.
 """
 
 from __future__ import annotations
@@ -24,23 +25,31 @@ BATCH = 4
 
 def main(out_dir: str, weights_path: str, strategy_name: str, cpus: int = 1,
          noise_mode: str = "const") -> None:
-    physical = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        physical, [tf.config.LogicalDeviceConfiguration()] * cpus)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from training_setup import synthetic_dataset_fn, tiny_config
 
     from sfkeras.training.distribute import select_strategy
     from sfkeras.training.loop import run_training
 
-    config = tiny_config(strategy=strategy_name, d_reg_interval=2, batch_size=BATCH)
+    if strategy_name == "cpu_replicas":
+        config = tiny_config(strategy="auto", cpu_replicas=cpus, d_reg_interval=2,
+                             batch_size=BATCH)
+        strategy = None  # run_training selects it from the config
+    else:
+        physical = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            physical, [tf.config.LogicalDeviceConfiguration()] * cpus)
+        config = tiny_config(strategy=strategy_name, d_reg_interval=2, batch_size=BATCH)
+        strategy = select_strategy(strategy_name)
     trainer = run_training(config, synthetic_dataset_fn(BATCH), out_dir, max_steps=STEPS,
-                           strategy=select_strategy(strategy_name), noise_mode=noise_mode)
+                           strategy=strategy, noise_mode=noise_mode)
     networks = (trainer.generator, trainer.generator_ema, trainer.discriminator)
     weights = {f"{i}": np.asarray(v) for i, v in
                enumerate(v for network in networks for v in network.trainable_variables)}
     weights["w_avg"] = np.asarray(trainer.generator.mapping.w_avg)
     weights["replicas"] = np.asarray(trainer.strategy.num_replicas_in_sync)
+    weights["intra_op_threads"] = np.asarray(
+        tf.config.threading.get_intra_op_parallelism_threads())
     np.savez(weights_path, **weights)
 
 

@@ -160,6 +160,7 @@ def evaluate_generator(
     split: str = "train",
     inception_weights: str | os.PathLike | None = None,
     feature_fn: FeatureFn | None = None,
+    inception_threads: int = 1,
     progress: bool = True,
 ) -> dict[str, float]:
     """Compute StyleGAN2-ADA metrics of a generator against a prepared data set.
@@ -178,6 +179,8 @@ def evaluate_generator(
         split: data set split of the real images.
         inception_weights: a copy of ``default_1.pt`` (``evaluate.inception_weights``).
         feature_fn: replaces the Inception (tests); real statistics are then not cached.
+        inception_threads: Inception forward passes at once (``inception_features``'s
+            ``threads``).
         progress: show progress bars.
 
     Returns:
@@ -192,7 +195,8 @@ def evaluate_generator(
     cacheable = feature_fn is None
     if feature_fn is None:
         feature_fn = functools.partial(
-            inception_features, batch_size=batch_size, weights_path=inception_weights
+            inception_features, batch_size=batch_size, weights_path=inception_weights,
+            threads=inception_threads
         )
 
     reals = real_feature_stats(real, specs, feature_fn, batch_size=batch_size,

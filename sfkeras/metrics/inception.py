@@ -15,6 +15,7 @@ block pools its third tower with a stride-1 max pool instead.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import os
 
@@ -184,6 +185,7 @@ def load_fid_inception(weights_path: str | None = None, jit_compile: bool = Fals
     model = build_inception()
     assign_inception_weights(model, load_inception_weights(weights_path))
     model.compile(jit_compile=jit_compile)
+    model.make_predict_function()  # once, before any concurrent predict_on_batch
     return model
 
 
@@ -193,6 +195,7 @@ def inception_features(
     *,
     weights_path: str | os.PathLike | None = None,
     jit_compile: bool = False,
+    threads: int = 1,
 ) -> np.ndarray:
     """Pool3 features of the FID Inception.
 
@@ -203,6 +206,9 @@ def inception_features(
         weights_path: a copy of ``default_1.pt`` (``evaluate.inception_weights``).
         jit_compile: compile with XLA (slower than TensorFlow's oneDNN kernels on CPU in
             ``benchmarks/bench_inception.py``, hence off by default).
+        threads: forward passes run at once, each on a share of the batch. In a
+            process whose ops run on one core each (``train.cpu_replicas``), that many
+            passes keep that many cores busy.
 
     Returns:
         float32 ``[N, 2048]``.
@@ -217,9 +223,12 @@ def inception_features(
     model = load_fid_inception(None if weights_path is None else os.fspath(weights_path),
                                jit_compile)
     features = np.empty((len(images), NUM_FEATURES), np.float32)
-    for start in range(0, len(images), batch_size):
-        batch = images[start : start + batch_size].astype(np.float32)
-        features[start : start + len(batch)] = np.asarray(model.predict_on_batch(batch))
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size].astype(np.float32)
+            shares = [share for share in np.array_split(batch, threads) if len(share)]
+            features[start : start + sum(map(len, shares))] = np.concatenate(
+                [np.asarray(share) for share in pool.map(model.predict_on_batch, shares)])
     return features
 
 

@@ -140,6 +140,10 @@ def kernel_distance(
     m = min(len(gen), len(real), max_subset_size)
     if m < 2:
         raise ValueError("KID needs at least 2 generated and 2 real feature vectors")
+    if m == len(gen) == len(real):
+        # Every "subset" is then a permutation of all vectors, and the estimate does not
+        # depend on the order: one evaluation gives the mean over all subsets.
+        num_subsets = 1
     rng = np.random.default_rng(seed)
     total = 0.0
     for _ in range(num_subsets):

@@ -396,7 +396,7 @@ def run_training(
     """
     train_config = config.train
     out_dir = pathlib.Path(out_dir)
-    strategy = strategy or select_strategy(train_config.strategy)
+    strategy = strategy or select_strategy(train_config.strategy, train_config.cpu_replicas)
     trainer = Trainer(config, strategy, noise_mode=noise_mode)
     chief = is_chief()
     checkpoint_dir = run_checkpoint_dir(out_dir, config)
@@ -505,11 +505,15 @@ def _evaluate(trainer: Trainer, dataset_path) -> dict[str, float]:
         return keras.ops.convert_to_numpy(generator(z))
 
     evaluate = trainer.config.evaluate
+    # With the CPU split (train.cpu_replicas), each op runs on one replica's share of
+    # the cores: as many concurrent Inception passes keep all of them busy.
     results = evaluate_generator(generate, dataset_path, evaluate.metrics,
                                  z_dim=generator.z_dim, num_images=evaluate.num_images,
                                  batch_size=evaluate.batch_size, seed=evaluate.seed,
                                  split=evaluate.split,
-                                 inception_weights=evaluate.inception_weights, progress=False)
+                                 inception_weights=evaluate.inception_weights,
+                                 inception_threads=trainer.config.train.cpu_replicas,
+                                 progress=False)
     return {f"metrics/{name}": float(value) for name, value in results.items()}
 
 
