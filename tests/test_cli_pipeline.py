@@ -16,7 +16,7 @@ TINY_PARAMS = {
     "discriminator": {"channel_base": 256, "channel_max": 16},
     "train": {"kimg": 0.016, "batch_size": 4, "checkpoint_kimg": 0.008,
               "snapshot_kimg": 0.008, "metrics_kimg": 0.0, "log_kimg": 0.004,
-              "strategy": "default"},
+              "strategy": "default", "cpu_replicas": 1},
     "evaluate": {"metrics": ["fid1k", "kid1k"], "num_images": 16, "batch_size": 8},
     "render": {"grid_seeds": 4, "mixing_row_seeds": [1], "mixing_col_seeds": [2],
                "mixing_from_layer": 1, "interpolation_seeds": [0, 1],
