@@ -99,7 +99,7 @@ def test_evaluate_does_not_depend_on_batch_size(rng):
 def test_real_statistics_are_cached_by_content(rng, tmp_path, monkeypatch):
     monkeypatch.setenv("SFKERAS_CACHE", str(tmp_path))
     monkeypatch.setattr(evaluate_module, "inception_features",
-                        lambda images, batch_size, weights_path: tiny_features(images))
+                        lambda images, batch_size, weights_path, threads: tiny_features(images))
     reals = FakeReals(rng)
     run = lambda: evaluate_generator(  # noqa: E731
         fake_generator, reals.real_images(), ["fid2k", "kid2k_full"], z_dim=Z_DIM,
@@ -122,7 +122,7 @@ def test_evaluate_on_a_prepared_data_set(tmp_path, monkeypatch):
     folder = prepare_dataset(config, tmp_path / "prepared", progress=False)
     monkeypatch.setenv("SFKERAS_CACHE", str(tmp_path / "cache"))
 
-    def pooled_features(images, batch_size=None, weights_path=None):
+    def pooled_features(images, batch_size=None, weights_path=None, threads=1):
         """uint8 [N, 8, 8, 3] -> 4x4-pooled [N, 12] floats."""
         return images.reshape(len(images), 2, 4, 2, 4, 3).mean(axis=(2, 4)).reshape(
             len(images), 12).astype(np.float32) / 255
