@@ -26,7 +26,7 @@ def select_strategy(name: str = "auto", cpu_replicas: int = 1) -> tf.distribute.
     if name == "auto":
         if _tf_config_has_cluster():
             name = "multi_worker"
-        elif len(_gpus()) > 1:
+        elif len(tf.config.list_logical_devices("GPU")) > 1:
             name = "mirrored"
         else:
             name = "default"
