@@ -42,7 +42,7 @@ class TrainConfig(Section):
         cpu_replicas: on a machine without GPUs, split the CPU into this many logical
             devices and train one replica on each (``MirroredStrategy``), each op on
             ``cores // cpu_replicas`` threads. Small networks use several threads per op
-            poorly: on 2 cores, 2 replicas train about 1.6x faster than 1. ``1``: one
+            poorly: on 2 cores, 2 replicas train 1.5-1.8x faster than 1 (bench_train). ``1``: one
             CPU device with TensorFlow's default threading. Needs ``strategy`` ``auto``
             or ``mirrored``; ignored when there are GPUs.
     """
