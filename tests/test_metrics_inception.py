@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from conftest import load_fixture
 
+from sfkeras.metrics import inception_weights
 from sfkeras.metrics.inception import (
     assign_inception_weights,
     build_inception,
     inception_features,
     load_fid_inception,
 )
-from sfkeras.metrics import inception_weights
 from sfkeras.metrics.inception_weights import (
     InceptionWeightsError,
     cache_dir,
