@@ -9,7 +9,7 @@ import yaml
 from sfkeras.cli import main
 
 TINY_PARAMS = {
-    "preset": "shapes32",
+    "preset": "shapes16",
     "data": {"name": "tiny", "resolution": 16, "shapes": {"num_train": 64, "num_test": 8}},
     "generator": {"resolution": 16, "num_layers": [1, 1], "hidden": [32, 16], "depth": 16,
                   "z_dim": 16, "w_dim": 16, "linformer": False},
