@@ -18,6 +18,11 @@ reference machine.
 XLA is meant for GPUs: on a CPU, XLA's convolutions (no oneDNN) make the step several
 times slower (about 3 img/s for the small D, against 14-23 without).
 
+``--presets NAME ...`` times a named configuration's own training step instead (its G,
+D, augmentation and recipe; ``--batch`` and ``--cpu-replicas`` still apply), e.g. the
+offline default ``shapes16``, whose rate ``timing/sec_per_kimg`` of a pipeline run
+should match.
+
 ``--cpu-replicas N`` trains as ``train.cpu_replicas: N`` does: the CPU split into N
 logical devices under ``MirroredStrategy`` (the same update as one device), each op on
 ``cores // N`` threads (XLA, one device only, is then skipped).
@@ -27,6 +32,7 @@ Usage::
     python benchmarks/bench_train.py                         # both D, XLA off and on
     python benchmarks/bench_train.py --cpu-replicas 2 --xla off
     python benchmarks/bench_train.py --discriminators small --xla off --iterations 2
+    python benchmarks/bench_train.py --presets shapes16 --cpu-replicas 2
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from sfkeras.config import (  # noqa: E402
     DiscriminatorConfig,
     GeneratorConfig,
     TrainConfig,
+    config_from_params,
 )
 from sfkeras.training.distribute import select_strategy  # noqa: E402
 from sfkeras.training.loop import Trainer  # noqa: E402
@@ -70,6 +77,13 @@ def benchmark_config(discriminator: str, batch: int, xla: bool, cpu_replicas: in
         train=TrainConfig(batch_size=batch, xla=xla, cpu_replicas=cpu_replicas,
                           strategy="auto" if cpu_replicas > 1 else "default"),
     )
+
+
+def preset_config(name: str, batch: int, cpu_replicas: int = 1) -> Config:
+    """The preset ``name`` as ``params.yaml`` selects it, at ``batch`` on the CPU split."""
+    return config_from_params({"preset": name, "train": {
+        "batch_size": batch, "cpu_replicas": cpu_replicas,
+        "strategy": "auto" if cpu_replicas > 1 else "default"}})
 
 
 def images_per_second(config: Config, strategy: tf.distribute.Strategy,
@@ -100,6 +114,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--discriminators", nargs="+", choices=sorted(DISCRIMINATORS),
                         default=["cifar", "small"])
+    parser.add_argument("--presets", nargs="+", choices=sorted(PRESETS),
+                        help="time these presets' own training steps (XLA off) instead")
     parser.add_argument("--xla", choices=["off", "on", "both"], default="both")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--cpu-replicas", type=int, default=1,
@@ -114,6 +130,13 @@ def main() -> None:
     # the first one's collective-op instance keys, and their all-reduces collide.
     strategy = select_strategy("auto" if args.cpu_replicas > 1 else "default",
                                args.cpu_replicas)
+    if args.presets:
+        for name in args.presets:
+            rate = images_per_second(preset_config(name, args.batch, args.cpu_replicas),
+                                     strategy, args.iterations)
+            print(f"preset={name} batch={args.batch} xla=off cpu_replicas={args.cpu_replicas}: "
+                  f"{rate:7.2f} img/s ({1000 / rate:.2f} s/kimg)", flush=True)
+        return
     for discriminator in args.discriminators:
         for xla in xla_modes:
             mode = "on" if xla else "off"

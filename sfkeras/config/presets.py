@@ -74,9 +74,10 @@ def _folder(name: str, resolution: int) -> dict:
 
 
 def _shapes(resolution: int, hidden: list[int]) -> dict[str, Any]:
-    """The built-in shapes at ``resolution`` (offline), a small Styleformer-L from an 8x8
-    constant (``hidden``: one width per resolution; Linformer k=64 at 32x32) and a small
-    D, trained for 40 kimg on two CPU replicas and evaluated with fid1k/kid1k."""
+    """The built-in shapes at ``resolution`` (offline), a small Styleformer from an 8x8
+    constant (``hidden``: one width per resolution; Linformer k=64 from 32x32 on, full
+    attention below) and a small D, trained for 40 kimg on two CPU replicas and
+    evaluated with fid1k/kid1k."""
     return {
         "data": {"name": f"shapes{resolution}", "source": "shapes", "resolution": resolution},
         "generator": {
@@ -89,8 +90,8 @@ def _shapes(resolution: int, hidden: list[int]) -> dict[str, Any]:
         "augment": {"mode": "noaug"},
         # lr 0.005 (the paper's 0.0025 is tuned for runs of thousands of kimg; it was
         # slower here) for the few kimg a CPU run affords; r1_gamma 0.005 reached fid1k
-        # 166 at 40 kimg on shapes32 against 193 with 0.02; two CPU replicas train about
-        # 1.5x faster than one device on 2 cores.
+        # 166 at 40 kimg on shapes32 against 193 with 0.02; two CPU replicas train faster
+        # than one device on 2 cores (benchmarks/bench_train.py --presets).
         "train": {
             "kimg": 40.0, "batch_size": 32, "g_lr": 0.005, "d_lr": 0.005, "r1_gamma": 0.005,
             "ema_kimg": 1.0, "ema_rampup": 0.05, "checkpoint_kimg": 4.0, "snapshot_kimg": 4.0,
@@ -102,10 +103,10 @@ def _shapes(resolution: int, hidden: list[int]) -> dict[str, Any]:
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Offline default: built-in shapes at 16x16, sized so that `dvc repro` finishes in
-    # minutes on a 2-core CPU: 40 kimg train at about 4.3 s/kimg on a slow 2-core machine
-    # and take fid1k from 304 (initialisation) to 67 (kid1k 0.389 -> 0.049).
+    # minutes on a 2-core CPU (README, Quick start); its 40 kimg take fid1k from 304
+    # (initialisation) to 67 and kid1k from 0.389 to 0.049.
     "shapes16": _shapes(16, [128, 64]),
-    # The same at 32x32 (about 3x slower per kimg): fid1k 272 -> 166 in 40 kimg.
+    # The same at 32x32 (3x slower per kimg): fid1k 272 -> 166 in 40 kimg.
     "shapes32": _shapes(32, [128, 64, 32]),
     # CIFAR-10 32x32, Styleformer-Large: FID 2.82 in the paper.
     "cifar10": _paper(
