@@ -51,11 +51,16 @@ def upfirdn2d(
     x = x[:, max(-py0, 0) : rows - max(-py1, 0), max(-px0, 0) : cols - max(-px1, 0), :]
 
     taps = np.asarray(RESAMPLE_FILTER, dtype="float32")
-    taps = taps / taps.sum() * np.sqrt(gain)  # separable: each pass carries sqrt(gain)
+    taps = taps / taps.sum() * np.sqrt(gain)  # separable: each axis carries sqrt(gain)
+    if down > 1:
+        # One 2-D pass with equal strides: TensorFlow's own depthwise kernels (CPU without
+        # oneDNN, GPU) refuse unequal strides such as (1, down), so the separable passes
+        # below would only run where oneDNN rewrites the op.
+        kernel = np.tile(np.outer(taps, taps)[:, :, None, None], (1, 1, channels, 1))
+        return ops.depthwise_conv(x, ops.cast(kernel, x.dtype), strides=down)
     kernel = np.tile(taps[:, None, None], (1, channels, 1))  # [taps, C, 1]
-    x = ops.depthwise_conv(x, ops.cast(kernel[None], x.dtype), strides=(1, down))
-    x = ops.depthwise_conv(x, ops.cast(kernel[:, None], x.dtype), strides=(down, 1))
-    return x
+    x = ops.depthwise_conv(x, ops.cast(kernel[None], x.dtype))
+    return ops.depthwise_conv(x, ops.cast(kernel[:, None], x.dtype))
 
 
 def upsample_2d(x, *, gain: float = 1.0):
