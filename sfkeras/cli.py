@@ -19,7 +19,8 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 
-from sfkeras.config import PRESETS, Config, ConfigError, config_from_params, load_config
+from sfkeras.config import PRESETS, Config, config_from_params, load_config
+from sfkeras.errors import SfkerasError
 
 DATA = pathlib.Path("data")
 INCEPTION_FILE = "inception_fid.npz"
@@ -190,9 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except ConfigError as error:
-        print(f"sfkeras: configuration error: {error}", file=sys.stderr)
-        return 2
+    except SfkerasError as error:
+        print(f"sfkeras: {error.kind}: {error}", file=sys.stderr)
+        return error.exit_code
     return 0
 
 

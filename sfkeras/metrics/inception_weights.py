@@ -27,6 +27,7 @@ import zipfile
 
 import numpy as np
 
+from sfkeras.errors import SfkerasError
 from sfkeras.metrics.atomic import write_atomically
 from sfkeras.metrics.torchscript import ScriptModule, read_torchscript
 
@@ -39,8 +40,11 @@ BATCH_NORM_EPS = 1e-3
 CONVERTED_NAME = f"inception_fid-{SHA1[:12]}.npz"
 
 
-class InceptionWeightsError(ValueError):
+class InceptionWeightsError(SfkerasError, ValueError):
     """The FID Inception weights cannot be obtained, or are not the expected file."""
+
+    exit_code = 6
+    kind = "weights error"
 
 
 def cache_dir() -> pathlib.Path:

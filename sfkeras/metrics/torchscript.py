@@ -26,9 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from sfkeras.errors import SfkerasError
 
-class TorchScriptError(ValueError):
+
+class TorchScriptError(SfkerasError, ValueError):
     """A file is not a readable TorchScript archive, or asks for a forbidden global."""
+
+    exit_code = 6
+    kind = "weights error"
 
 
 class ScriptModule:

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
+from sfkeras.errors import SfkerasError
+
 if TYPE_CHECKING:
     from sfkeras.config import Config
     from sfkeras.models.generator import Generator
@@ -40,8 +42,11 @@ RUN_MANAGEMENT_FIELDS = ("kimg", "checkpoint_kimg", "keep_checkpoints", "snapsho
                          "metrics_kimg", "log_kimg")
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(SfkerasError, ValueError):
     """The checkpoint folder belongs to a run with a different configuration."""
+
+    exit_code = 4
+    kind = "checkpoint error"
 
 
 def trajectory_config(config: Config) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from sfkeras.config import AugmentConfig, Config, TrainConfig
+from sfkeras.errors import SfkerasError
 from sfkeras.images import image_grid, save_png, to_uint8, z_from_seeds
 from sfkeras.training.ada import AdaController
 from sfkeras.training.augment import build_augment_pipe
@@ -55,8 +56,11 @@ SAMPLE_SEEDS = tuple(range(64))
 SAMPLE_GRID_COLUMNS = 8
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(SfkerasError, FloatingPointError):
     """A training loss became NaN or infinite; the last checkpoint is kept as it was."""
+
+    exit_code = 5
+    kind = "training diverged"
 
 
 @dataclasses.dataclass(frozen=True)
