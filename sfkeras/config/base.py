@@ -2,7 +2,8 @@
 
 Every section of ``params.yaml`` is a frozen dataclass deriving from :class:`Section`.
 ``Section.from_dict`` checks that every key is a field, converts YAML values to the
-declared types (lists become tuples, ints become floats where a float is declared) and
+declared types (lists become tuples, ints become floats where a float is declared;
+NaN and infinities are refused) and
 raises :class:`ConfigError` naming the full key path (``train.batch_size``) and the fix.
 Cross-field rules live in each section's ``validate`` method, which raises through
 :meth:`Section.fail` so that messages always name the offending key.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -176,6 +178,9 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(key, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(key, f"expected a finite number, got {value!r}: NaN and "
+                              "infinities are not settings (use null where a key allows it)")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):

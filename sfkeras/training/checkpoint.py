@@ -39,7 +39,7 @@ RUN_CONFIG_FILE = "run_config.json"
 #: ``train`` fields that do not change the training trajectory: its length (a longer
 #: run continues the same trajectory exactly) and run management.
 RUN_MANAGEMENT_FIELDS = ("kimg", "checkpoint_kimg", "keep_checkpoints", "snapshot_kimg",
-                         "metrics_kimg", "log_kimg")
+                         "metrics_kimg", "log_kimg", "divergence_loss", "divergence_steps")
 
 
 class CheckpointMismatchError(SfkerasError, ValueError):
