@@ -149,6 +149,8 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
                 return _convert(value, option, key)
             except ConfigError as error:
                 errors.append(error)
+        if len(errors) == 1:  # ``X | None``: X's own message says more
+            raise errors[0]
         raise ConfigError(key, f"expected {_type_name(annotation)}, got {value!r}")
     if origin is Literal:
         choices = get_args(annotation)
