@@ -131,6 +131,7 @@ def test_huge_learning_rates_trip_the_divergence_guard_keeping_the_good_checkpoi
 
 # --- the resnet discriminator ---------------------------------------------------------------
 
+@pytest.mark.slow  # the preset's ADA, path-length and R1 phases are traced
 def test_celeba_resnet_discriminator_trains_a_few_steps_at_tiny_size(tmp_path):
     """The paper's main presets use the resnet D, whose down-sampling once needed oneDNN."""
     config = config_from_params({
