@@ -17,10 +17,11 @@ import json
 import pathlib
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 
 from sfkeras.config import PRESETS, Config, config_from_params, load_config
-from sfkeras.errors import SfkerasError
+from sfkeras.errors import OutputError, SfkerasError
 
 DATA = pathlib.Path("data")
 INCEPTION_FILE = "inception_fid.npz"
@@ -105,6 +106,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     from sfkeras.metrics import evaluate_generator
 
     config = load_config(args.params)
+    out = _writable_folder(pathlib.Path(args.out))  # before minutes of computing
     settings = config.evaluate
     data = pathlib.Path(args.data) if args.data else prepared_path(config)
     pipeline_weights = DATA / "inception" / INCEPTION_FILE
@@ -115,11 +117,25 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         generator, data, settings.metrics, z_dim=generator.z_dim,
         num_images=settings.num_images, batch_size=settings.batch_size, seed=settings.seed,
         split=settings.split, inception_weights=weights)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     for name, value in results.items():
         print(f"evaluate: {name} = {value:.4f}")
+
+
+def _writable_folder(folder: pathlib.Path) -> pathlib.Path:
+    """``folder``, created if needed, after checking a file can be written in it.
+
+    Raises:
+        OutputError: naming the folder, when it cannot be created or written to.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise OutputError(f"cannot write to {folder}: {error.strerror or error}; choose a "
+                          "writable folder with --out") from error
+    return folder
 
 
 def _cmd_render(args: argparse.Namespace) -> None:

@@ -11,6 +11,9 @@ derives from the matching builtin, e.g. :class:`ValueError`) or :class:`SfkerasE
 
 from __future__ import annotations
 
+#: Exit status of a command stopped by SIGINT or SIGTERM (after saving what it could).
+EXIT_INTERRUPTED = 130
+
 
 class SfkerasError(Exception):
     """Base of every deliberate sfkeras error.
@@ -24,5 +27,22 @@ class SfkerasError(Exception):
     kind: str = "error"
 
 
-#: Exit status of a command stopped by SIGINT or SIGTERM (after saving what it could).
-EXIT_INTERRUPTED = 130
+class OutputError(SfkerasError, OSError):
+    """An output file or folder cannot be written (read-only, missing, full disk)."""
+
+    exit_code = 7
+    kind = "output error"
+
+
+class RunFolderInUseError(SfkerasError, RuntimeError):
+    """Another process is training into the same run folder."""
+
+    exit_code = 8
+    kind = "run folder in use"
+
+
+class TrainingInterrupted(SfkerasError):
+    """SIGINT or SIGTERM stopped training after its current step, with a checkpoint saved."""
+
+    exit_code = EXIT_INTERRUPTED
+    kind = "interrupted"

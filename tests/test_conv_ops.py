@@ -5,6 +5,8 @@ import pytest
 
 from sfkeras.ops.conv import conv2d_resample
 
+pytestmark = pytest.mark.platform  # kernels against a NumPy reference (docs/PLATFORMS.md)
+
 FIR = np.outer([1.0, 3.0, 3.0, 1.0], [1.0, 3.0, 3.0, 1.0]) / 64.0
 
 

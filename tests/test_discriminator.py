@@ -35,6 +35,7 @@ def tiny_discriminator(architecture="resnet", resolution=16, **changes):
     return model
 
 
+@pytest.mark.platform
 @pytest.mark.parametrize("name", ["discriminator_orig32", "discriminator_resnet64"])
 def test_logits_match_the_original(name):
     config, state, images, logits = official(name)

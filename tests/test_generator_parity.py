@@ -15,6 +15,8 @@ from conftest import load_fixture
 
 from sfkeras.convert.generator import import_official_generator
 
+pytestmark = pytest.mark.platform  # parity with the original's numbers (docs/PLATFORMS.md)
+
 TOLERANCE = 1e-4
 FIXTURES = ("generator_small32", "generator_linformer64")
 

@@ -3,6 +3,8 @@ import pytest
 
 from sfkeras.ops import bias_act, downsample_2d, upfirdn2d, upsample_2d
 
+pytestmark = pytest.mark.platform  # kernels against a NumPy reference (docs/PLATFORMS.md)
+
 
 def reference_upfirdn2d(x, up, down, pad, gain):
     """Direct NumPy transcription of StyleGAN2's reference upfirdn2d on NHWC."""

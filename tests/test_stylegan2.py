@@ -35,6 +35,7 @@ def reference_modconv_same(x, kernel, styles, demodulate):
     return y
 
 
+@pytest.mark.platform
 @pytest.mark.parametrize("demodulate", [True, False])
 @pytest.mark.parametrize("fused", [True, False])
 def test_modulated_conv2d_matches_reference(rng, demodulate, fused):
@@ -138,6 +139,7 @@ def _block_from_fixture():
     return block, state, nhwc, data["ws"]
 
 
+@pytest.mark.platform
 @pytest.mark.parametrize("fused", [True, False])
 def test_synthesis_block_matches_original(fused):
     block, state, data, ws = _block_from_fixture()

@@ -23,6 +23,8 @@ from sfkeras.convert.discriminator import discriminator_config_from_official, di
 from sfkeras.convert.generator import generator_config_from_official, generator_table
 from sfkeras.training.loop import Trainer
 
+pytestmark = pytest.mark.platform  # parity with the original's numbers (docs/PLATFORMS.md)
+
 #: Largest gradient error relative to the parameter's largest gradient entry. R1's
 #: gradients are second-order: the fixture's float32 values carry ~1e-3 relative
 #: rounding noise there (this port gives the same gradients in float32 and float64 to

@@ -68,10 +68,24 @@ def load_config(path: str | pathlib.Path = "params.yaml") -> Config:
     if not path.exists():
         raise ConfigError("", f"{path} not found: run from the project root or pass --params")
     with path.open() as stream:
-        params = yaml.safe_load(stream) or {}
+        try:
+            params = yaml.safe_load(stream) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError("", _yaml_error_message(path, error)) from None
     if not isinstance(params, dict):
         raise ConfigError("", f"{path} must hold a mapping of sections")
     return config_from_params(params)
+
+
+def _yaml_error_message(path: pathlib.Path, error: yaml.YAMLError) -> str:
+    """``FILE:LINE:COL: problem ...`` (1-based) of a YAML syntax error, and the fix."""
+    mark = getattr(error, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context = getattr(error, "context", None)
+    detail = f"{problem} ({context})" if context else problem
+    return (f"{where}: {detail}: not valid YAML; fix the syntax there (indentation by "
+            "spaces, `key: value`, quotes closed)")
 
 
 __all__ = [

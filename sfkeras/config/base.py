@@ -2,7 +2,8 @@
 
 Every section of ``params.yaml`` is a frozen dataclass deriving from :class:`Section`.
 ``Section.from_dict`` checks that every key is a field, converts YAML values to the
-declared types (lists become tuples, ints become floats where a float is declared) and
+declared types (lists become tuples, ints become floats where a float is declared;
+NaN and infinities are refused) and
 raises :class:`ConfigError` naming the full key path (``train.batch_size``) and the fix.
 Cross-field rules live in each section's ``validate`` method, which raises through
 :meth:`Section.fail` so that messages always name the offending key.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -147,6 +149,8 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
                 return _convert(value, option, key)
             except ConfigError as error:
                 errors.append(error)
+        if len(errors) == 1:  # ``X | None``: X's own message says more
+            raise errors[0]
         raise ConfigError(key, f"expected {_type_name(annotation)}, got {value!r}")
     if origin is Literal:
         choices = get_args(annotation)
@@ -176,6 +180,9 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(key, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(key, f"expected a finite number, got {value!r}: NaN and "
+                              "infinities are not settings (use null where a key allows it)")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):

@@ -45,6 +45,10 @@ class TrainConfig(Section):
             poorly: on 2 cores, 2 replicas train 1.5-1.8x faster than 1 (bench_train). ``1``: one
             CPU device with TensorFlow's default threading. Needs ``strategy`` ``auto``
             or ``mirrored``; ignored when there are GPUs.
+        divergence_loss: stop the run when ``|loss/G|`` or ``|loss/D|`` stays above this
+            for ``divergence_steps`` consecutive steps, keeping the last checkpoint taken
+            before (``null``: never). Far above the losses of a healthy run (order 1).
+        divergence_steps: consecutive steps beyond ``divergence_loss`` that stop the run.
     """
 
     kimg: float = 100.0
@@ -73,6 +77,8 @@ class TrainConfig(Section):
     xla: bool = False
     strategy: Literal["auto", "mirrored", "multi_worker", "default"] = "auto"
     cpu_replicas: int = 1
+    divergence_loss: float | None = 1e4
+    divergence_steps: int = 10
 
     def validate(self) -> None:
         if self.kimg <= 0:
@@ -81,7 +87,8 @@ class TrainConfig(Section):
             self.fail("batch_size", "must be >= 1")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             self.fail("betas", f"must be two numbers in [0, 1), got {list(self.betas)}")
-        for name in ("g_reg_interval", "d_reg_interval", "keep_checkpoints", "pl_batch_shrink"):
+        for name in ("g_reg_interval", "d_reg_interval", "keep_checkpoints", "pl_batch_shrink",
+                     "divergence_steps"):
             if getattr(self, name) < 1:
                 self.fail(name, "must be >= 1")
         if not 0.0 <= self.style_mixing_prob <= 1.0:
@@ -89,6 +96,8 @@ class TrainConfig(Section):
         for name in ("checkpoint_kimg", "snapshot_kimg", "log_kimg", "ema_kimg"):
             if getattr(self, name) <= 0:
                 self.fail(name, "must be positive")
+        if self.divergence_loss is not None and self.divergence_loss <= 0:
+            self.fail("divergence_loss", "must be positive (null: no divergence guard)")
         if self.metrics_kimg < 0:
             self.fail("metrics_kimg", "must be >= 0 (0 = never)")
         if self.cpu_replicas < 1:

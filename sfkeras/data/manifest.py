@@ -1,4 +1,12 @@
-"""``dataset.json``: what a prepared data set holds and how it was made."""
+"""``dataset.json``: what a prepared data set holds and how it was made.
+
+The manifest records each shard's image count and byte size, so that a damaged data
+set (a shard missing, truncated or grown) is refused before training or evaluating,
+by :func:`checked_shard_paths`, at the cost of one ``stat`` per shard. Damage that
+keeps the size (flipped bytes) is caught by the TFRecord checksums while reading;
+:func:`sfkeras.data.pipeline.corrupt_shard_error` then finds the shard. Manifests of
+format 1 (before sizes were recorded) are refused with the same fix: prepare again.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ from typing import Any
 
 from sfkeras.data.errors import DataError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST_NAME = "dataset.json"
 PREVIEW_NAME = "preview.png"
 
@@ -22,12 +30,16 @@ class SplitInfo:
     Attributes:
         num_images: images written.
         shards: shard file names, in reading order.
+        shard_images: images in each shard (same order).
+        shard_bytes: each shard's file size in bytes (same order).
         num_skipped: unreadable images skipped (``on_error: skip``).
         skipped: the first few skipped images' names.
     """
 
     num_images: int
     shards: tuple[str, ...]
+    shard_images: tuple[int, ...]
+    shard_bytes: tuple[int, ...]
     num_skipped: int = 0
     skipped: tuple[str, ...] = ()
 
@@ -93,8 +105,34 @@ def load_manifest(path: str | pathlib.Path) -> Manifest:
     version = json.loads(text).get("format_version")
     if version != FORMAT_VERSION:
         raise DataError(f"{file} has format version {version}, this code reads "
-                        f"{FORMAT_VERSION}: prepare the data set again")
+                        f"{FORMAT_VERSION}: {PREPARE_AGAIN}")
     return Manifest.from_json(text)
+
+
+def checked_shard_paths(path: str | pathlib.Path, manifest: Manifest, split: str
+                        ) -> list[pathlib.Path]:
+    """The shard files of ``split``, each checked to exist with its recorded size.
+
+    Raises:
+        DataError: naming the first shard that is missing or has another size, and
+            the fix (prepare again).
+    """
+    path = pathlib.Path(path)
+    info = manifest.split(split)
+    files = [path / name for name in info.shards]
+    for file, expected in zip(files, info.shard_bytes, strict=True):
+        size = file.stat().st_size if file.is_file() else None
+        if size != expected:
+            found = "is missing" if size is None else f"has {size} bytes"
+            raise DataError(f"shard {file} {found}, but {path / MANIFEST_NAME} records "
+                            f"{expected} bytes ({info.num_images} images in "
+                            f"{len(files)} shards): the prepared data set is damaged; "
+                            f"{PREPARE_AGAIN}")
+    return files
+
+
+#: The fix of a damaged prepared data set.
+PREPARE_AGAIN = "prepare it again (`sfkeras prepare` or `dvc repro prepare`)"
 
 
 def content_hash(folder: pathlib.Path, shard_names: list[str]) -> str:

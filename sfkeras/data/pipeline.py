@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from sfkeras.data.errors import DataError
-from sfkeras.data.manifest import load_manifest
+from sfkeras.data.manifest import PREPARE_AGAIN, checked_shard_paths, load_manifest
 from sfkeras.data.shards import IMAGE_FEATURE, LABEL_FEATURE, parse_example
 
 MAX_SHUFFLE_BUFFER = 10000
@@ -64,15 +64,18 @@ def load(
         ``(images, labels)``), prefetched.
 
     Raises:
-        DataError: ``path`` is not a prepared data set, lacks ``split``, or lacks the
-            labels that ``with_labels`` asks for.
+        DataError: ``path`` is not a prepared data set, lacks ``split``, lacks the
+            labels that ``with_labels`` asks for, or a shard is missing or has another
+            size than ``dataset.json`` records. A shard whose bytes are corrupt raises
+            ``tf.errors.DataLossError`` while iterating; :func:`corrupt_shard_error`
+            turns it into a :class:`DataError` naming the shard.
     """
     path = pathlib.Path(path)
     manifest = load_manifest(path)
     if with_labels and not manifest.has_labels:
         raise DataError(f"{path} has no labels; prepare it with labels or pass "
                         "with_labels=False")
-    files = [str(path / name) for name in manifest.split(split).shards]
+    files = [str(file) for file in checked_shard_paths(path, manifest, split)]
     pipeline_id, num_pipelines = 0, 1
     if input_context is not None:
         pipeline_id = input_context.input_pipeline_id
@@ -120,10 +123,13 @@ def iterate_uint8(
     """Yield every image of ``split`` once, in prepared order, as ``uint8 [b, H, W, 3]``.
 
     The last batch may be smaller. ``max_images`` stops after that many images.
+
+    Raises:
+        DataError: as :func:`load`; a corrupt shard is named.
     """
     path = pathlib.Path(path)
     manifest = load_manifest(path)
-    files = [str(path / name) for name in manifest.split(split).shards]
+    files = [str(file) for file in checked_shard_paths(path, manifest, split)]
     dataset = tf.data.TFRecordDataset(files)
     if max_images is not None:
         dataset = dataset.take(max_images)
@@ -131,8 +137,39 @@ def iterate_uint8(
         lambda batch: _decode_images(parse_example(batch)[IMAGE_FEATURE],
                                      manifest.resolution),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    for images in dataset.prefetch(tf.data.AUTOTUNE):
-        yield images.numpy()
+    try:
+        for images in dataset.prefetch(tf.data.AUTOTUNE):
+            yield images.numpy()
+    except tf.errors.DataLossError as error:
+        raise corrupt_shard_error(path, split, error) from error
+
+
+def corrupt_shard_error(path: str | pathlib.Path, split: str,
+                        error: tf.errors.DataLossError) -> DataError:
+    """The :class:`DataError` for a checksum failure while reading ``split`` of ``path``.
+
+    TensorFlow's error names a byte offset but not always the file (shards are read
+    interleaved), so each shard is read through to find the one that fails, or whose
+    record count differs from ``dataset.json``. This reads the whole split, once, and
+    only after an error.
+    """
+    path = pathlib.Path(path)
+    info = load_manifest(path).split(split)
+    for name, expected in zip(info.shards, info.shard_images, strict=True):
+        file = path / name
+        try:
+            count = int(tf.data.TFRecordDataset(str(file)).reduce(
+                tf.constant(0, tf.int64), lambda total, _: total + 1))
+        except tf.errors.DataLossError:
+            problem = "fails its TFRecord checksum (corrupt bytes, or cut mid-record)"
+        else:
+            if count == expected:
+                continue
+            problem = f"holds {count} records, dataset.json records {expected}"
+        return DataError(f"shard {file} {problem}: the prepared data set is damaged; "
+                         f"{PREPARE_AGAIN}")
+    return DataError(f"reading {path} ({split}) failed: {error.message.splitlines()[0]}; "
+                     f"the prepared data set may be damaged: {PREPARE_AGAIN}")
 
 
 def num_images(path: str | pathlib.Path, split: str = "train") -> int:

@@ -143,6 +143,8 @@ def _write_split(
             num_images += 1
             bar.update()
     shards = writer.close()
+    full, last = divmod(num_images, config.images_per_shard)
+    shard_images = [config.images_per_shard] * full + ([last] if last else [])
     if num_skipped:
         logger.warning("%s/%s: skipped %d unreadable images, e.g. %s", config.name, split,
                        num_skipped, skipped[0])
@@ -150,8 +152,10 @@ def _write_split(
         reason = f"all {num_skipped} images were unreadable" if num_skipped else "it has no images"
         raise DataError(f"split {split!r} of the {config.source} source is empty: {reason}; "
                         "check the data section of params.yaml")
-    return SplitInfo(num_images=num_images, shards=tuple(shards), num_skipped=num_skipped,
-                     skipped=tuple(skipped))
+    return SplitInfo(num_images=num_images, shards=tuple(shards),
+                     shard_images=tuple(shard_images),
+                     shard_bytes=tuple((folder / name).stat().st_size for name in shards),
+                     num_skipped=num_skipped, skipped=tuple(skipped))
 
 
 def _source_parameters(config: DataConfig) -> dict:

@@ -201,8 +201,12 @@ def converted_weights_file(path: str | os.PathLike | None = None) -> pathlib.Pat
 def _load_npz(path: pathlib.Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as error:  # object arrays, not an .npz
+        raise InceptionWeightsError(f"{path} is not a readable .npz of arrays ({error}): pass "
+                                    "the FID Inception .pt file or its converted .npz") from None
 
 
 __all__ = [

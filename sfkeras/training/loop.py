@@ -22,6 +22,7 @@ replicas, so the update is that of the global-batch mean.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import pathlib
@@ -44,9 +45,16 @@ from sfkeras.training.checkpoint import (
 )
 from sfkeras.training.distribute import is_chief, per_replica_batch, select_strategy
 from sfkeras.training.ema import ema_beta, update_ema
+from sfkeras.training.guards import DivergenceGuard
+from sfkeras.training.interrupts import (
+    raise_if_stop_requested,
+    stop_on_signals,
+    stop_requested,
+)
 from sfkeras.training.logging import TrainingLogger
 from sfkeras.training.loss import LossSettings, StyleGAN2Loss
 from sfkeras.training.optim import build_lazy_adam
+from sfkeras.training.run_lock import run_folder_lock
 
 #: The training phases, in the order a step runs them.
 PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
@@ -361,8 +369,16 @@ def train(
 
     Returns:
         The trainer, holding the trained networks.
+
+    Raises:
+        RunFolderInUseError: another process trains into ``out_dir`` (it is locked
+            while training, by the chief; see :mod:`~sfkeras.training.run_lock`).
+        TrainingInterrupted: SIGINT or SIGTERM arrived; a checkpoint of the last
+            finished step was saved (:mod:`~sfkeras.training.interrupts`).
+        DataError: a shard of the data set is corrupt (named in the message).
     """
     from sfkeras.data import load
+    from sfkeras.data.pipeline import corrupt_shard_error
 
     train_config = config.train
 
@@ -372,8 +388,13 @@ def train(
                     shuffle=True, mirror=train_config.mirror, repeat=True,
                     seed=train_config.seed, input_context=context)
 
-    return run_training(config, dataset_fn, out_dir, resume=resume, max_steps=max_steps,
-                        metrics_dataset_path=dataset_path)
+    lock = run_folder_lock(out_dir) if is_chief() else contextlib.nullcontext()
+    with lock, stop_on_signals():
+        try:
+            return run_training(config, dataset_fn, out_dir, resume=resume,
+                                max_steps=max_steps, metrics_dataset_path=dataset_path)
+        except tf.errors.DataLossError as error:
+            raise corrupt_shard_error(dataset_path, "train", error) from error
 
 
 def run_training(
@@ -443,17 +464,22 @@ def _training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
     tick_time, tick_nimg = time.perf_counter(), nimg
     steps = 0
     saved_at = nimg if checkpoint.latest else -1
-    while nimg < total_nimg and (max_steps is None or steps < max_steps):
+    guard = DivergenceGuard(train_config.divergence_loss, train_config.divergence_steps)
+    checkpoint_due = False
+    while nimg < total_nimg and (max_steps is None or steps < max_steps) \
+            and not stop_requested():
         step = int(trainer.step.numpy())
         stats = trainer.run_step(next(batches))
         _check_finite(stats, step, checkpoint.latest)
+        guard.check(stats, step, checkpoint.latest)
         steps += 1
         previous, nimg = nimg, int(trainer.cur_nimg.numpy())
         for name, value in stats.items():
             window.setdefault(name, []).append(value)
-        if _crossed(previous, nimg, train_config.checkpoint_kimg):
-            checkpoint.save(step + 1)
-            saved_at = nimg
+        checkpoint_due |= _crossed(previous, nimg, train_config.checkpoint_kimg)
+        if checkpoint_due and guard.healthy:  # no checkpoint of a diverging state
+            _save_checkpoint(checkpoint, step + 1)
+            saved_at, checkpoint_due = nimg, False
         if logger is None:
             continue
         means = {name: float(np.mean(values)) for name, values in window.items()}
@@ -469,8 +495,16 @@ def _training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
         if train_config.metrics_kimg > 0 and (
                 _crossed(previous, nimg, train_config.metrics_kimg) or nimg >= total_nimg):
             _log_metrics(trainer, logger, metrics_dataset_path)
-    if saved_at != nimg:
-        checkpoint.save(int(trainer.step.numpy()))
+    if saved_at != nimg and guard.healthy:
+        _save_checkpoint(checkpoint, int(trainer.step.numpy()))
+    raise_if_stop_requested(int(trainer.step.numpy()), checkpoint.latest)
+
+
+def _save_checkpoint(checkpoint: TrainingCheckpoint, step: int) -> None:
+    """Save checkpoint ``ckpt-<step>`` and say so on one line (the chief)."""
+    prefix = checkpoint.save(step)
+    if prefix is not None:
+        print(f"saved checkpoint {prefix}", flush=True)
 
 
 def sample_images(generator, seeds=SAMPLE_SEEDS, batch_size: int = 16) -> np.ndarray:
