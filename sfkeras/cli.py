@@ -19,7 +19,14 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 
-from sfkeras.config import PRESETS, Config, config_from_params, load_config
+from sfkeras.config import (
+    PRESETS,
+    Config,
+    ConfigError,
+    load_config,
+    preset_config,
+    preset_params_yaml,
+)
 from sfkeras.errors import SfkerasError
 
 DATA = pathlib.Path("data")
@@ -37,12 +44,26 @@ def _cmd_config(args: argparse.Namespace) -> None:
     print(yaml.safe_dump(load_config(args.params).to_dict(), sort_keys=False), end="")
 
 
+def _cmd_params(args: argparse.Namespace) -> None:
+    print(preset_params_yaml(args.preset), end="")
+
+
+def _cmd_init(args: argparse.Namespace) -> None:
+    path = pathlib.Path(args.params)
+    if path.exists() and not args.force:
+        raise ConfigError("", f"{path} exists: pass --force to replace it with preset "
+                          f"{args.preset!r}, or write elsewhere with --params")
+    text = preset_params_yaml(args.preset)
+    path.write_text(text)
+    print(f"init: wrote {path} from preset {args.preset!r} ({text.count(': ')} keys)")
+
+
 def _cmd_info(args: argparse.Namespace) -> None:
     from sfkeras.models.generator import parameter_counts
 
     names = args.presets or sorted(PRESETS)
     for name in names:
-        config = config_from_params({"preset": name})
+        config = preset_config(name)
         counts = parameter_counts(config.generator)
         line = ", ".join(f"{key} {value / 1e6:.2f}M" for key, value in counts.items())
         g = config.generator
@@ -150,7 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    command("config", _cmd_config, "print the effective configuration (preset + params.yaml)")
+    command("config", _cmd_config, "print the configuration params.yaml describes, validated")
+    preset_choice = {"choices": sorted(PRESETS), "metavar": "NAME",
+                     "help": f"one of {', '.join(sorted(PRESETS))}"}
+    sub = command("params", _cmd_params,
+                  "print the complete params.yaml of a preset (every key, commented)",
+                  params=False)
+    sub.add_argument("--preset", required=True, **preset_choice)
+    sub = command("init", _cmd_init, "write params.yaml from a preset (refuses to overwrite)")
+    sub.add_argument("--preset", required=True, **preset_choice)
+    sub.add_argument("--force", action="store_true", help="replace an existing file")
     sub = command("info", _cmd_info, "parameter counts of the named presets' generators",
                   params=False)
     sub.add_argument("presets", nargs="*", help=f"preset names (default: all of {sorted(PRESETS)})")
