@@ -83,11 +83,20 @@ def _cmd_import_weights(args: argparse.Namespace) -> None:
     print(f"wrote {out} ({generator.count_params() / 1e6:.2f}M parameters)")
 
 
+def inception_weights(config: Config) -> pathlib.Path | str | None:
+    """The FID Inception weights the metrics read: the pipeline's converted copy
+    ``data/inception/inception_fid.npz`` (the ``inception`` stage's output) when it
+    exists, else ``evaluate.inception_weights`` (``None``: the user cache)."""
+    pipeline_weights = DATA / "inception" / INCEPTION_FILE
+    return pipeline_weights if pipeline_weights.is_file() else config.evaluate.inception_weights
+
+
 def _cmd_prepare(args: argparse.Namespace) -> None:
-    from sfkeras.data import prepare_dataset
+    from sfkeras.data import load_manifest, prepare_dataset, summarize
 
     config = load_config(args.params)
-    prepare_dataset(config.data, root=args.out)
+    folder = prepare_dataset(config.data, root=args.out)
+    print(summarize(load_manifest(folder)))
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -95,7 +104,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     config = load_config(args.params)
     data = pathlib.Path(args.data) if args.data else prepared_path(config)
-    train(config, dataset_path=data, out_dir=pathlib.Path(args.out), max_steps=args.max_steps)
+    train(config, dataset_path=data, out_dir=pathlib.Path(args.out), max_steps=args.max_steps,
+          inception_weights=inception_weights(config))
 
 
 def _generator_fn(network: pathlib.Path, config: Config):
@@ -122,20 +132,45 @@ def _cmd_inception(args: argparse.Namespace) -> None:
     print(f"inception: FID Inception weights -> {out / INCEPTION_FILE}")
 
 
+#: Inception images per second of a 2-core CPU (fid1k in about 80 s), for time warnings.
+CPU_INCEPTION_IMAGES_PER_SECOND = 12.0
+
+
+def _warn_if_slow_on_cpu(settings) -> None:
+    """Warn before metrics that take hours without a GPU (e.g. ``fid50k_full``)."""
+    import tensorflow as tf
+
+    from sfkeras.metrics.protocols import parse_metric
+
+    generated = max(settings.num_images or parse_metric(name).num_gen
+                    for name in settings.metrics)
+    hours = generated / CPU_INCEPTION_IMAGES_PER_SECOND / 3600
+    if hours >= 0.25 and not tf.config.list_physical_devices("GPU"):
+        print(f"evaluate: warning: {', '.join(settings.metrics)} pass {generated:,} generated "
+              f"images (and the real ones, once) through Inception on the CPU: about "
+              f"{hours:.1f} hours on 2 cores. Use a GPU, or a smaller protocol (fid2k) or "
+              "evaluate.num_images for a quick look.", file=sys.stderr, flush=True)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from sfkeras.metrics import evaluate_generator
+    from sfkeras.metrics.reuse import evaluation_protocol, record_path, recorded_results
 
     config = load_config(args.params)
     settings = config.evaluate
     data = pathlib.Path(args.data) if args.data else prepared_path(config)
-    pipeline_weights = DATA / "inception" / INCEPTION_FILE
-    weights = settings.inception_weights or (
-        pipeline_weights if pipeline_weights.is_file() else None)
-    generator = _generator_fn(pathlib.Path(args.network), config)
-    results = evaluate_generator(
-        generator, data, settings.metrics, z_dim=generator.z_dim,
-        num_images=settings.num_images, batch_size=settings.batch_size, seed=settings.seed,
-        split=settings.split, inception_weights=weights)
+    network = pathlib.Path(args.network)
+    results = recorded_results(network, evaluation_protocol(settings, data))
+    if results is not None:
+        print(f"evaluate: {network} was evaluated with this protocol by training: "
+              f"reusing {record_path(network)}")
+    else:
+        _warn_if_slow_on_cpu(settings)
+        generator = _generator_fn(network, config)
+        results = evaluate_generator(
+            generator, data, settings.metrics, z_dim=generator.z_dim,
+            num_images=settings.num_images, batch_size=settings.batch_size, seed=settings.seed,
+            split=settings.split, inception_weights=inception_weights(config))
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
