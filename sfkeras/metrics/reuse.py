@@ -54,9 +54,13 @@ def training_protocol(settings: EvaluateConfig, dataset_path: str | os.PathLike)
     return {**evaluation_protocol(settings, dataset_path), "truncation_psi": 1.0}
 
 
-def write_record(path: pathlib.Path, network: pathlib.Path, protocol: dict[str, Any],
-                 results: dict[str, float]) -> None:
-    """Record ``results`` of ``network`` (a file) under ``protocol`` at ``path``."""
+def write_record(path: pathlib.Path, network: pathlib.Path, protocol: dict[str, Any] | None,
+                 results: dict[str, float] | None) -> None:
+    """Record ``results`` of ``network`` (a file) under ``protocol`` at ``path``.
+
+    ``None`` for both records that ``network`` has no results yet (the file always
+    exists, so that a pipeline can declare it).
+    """
     record = {"network_sha256": _sha256(network), "protocol": protocol, "results": results}
     path.write_text(json.dumps(record, indent=2) + "\n")
 
@@ -69,7 +73,8 @@ def recorded_results(network: pathlib.Path,
     if not network.is_file() or not path.is_file():
         return None
     record = json.loads(path.read_text())
-    if record.get("protocol") != protocol or record.get("network_sha256") != _sha256(network):
+    if record["results"] is None or record["protocol"] != protocol \
+            or record["network_sha256"] != _sha256(network):
         return None
     return record["results"]
 

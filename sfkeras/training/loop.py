@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from sfkeras.config import AugmentConfig, Config, TrainConfig
 from sfkeras.errors import SfkerasError
-from sfkeras.images import image_grid, save_png, to_uint8, z_from_seeds
+from sfkeras.images import enlarge, image_grid, save_png, to_uint8, z_from_seeds
 from sfkeras.training.ada import AdaController
 from sfkeras.training.augment import build_augment_pipe
 from sfkeras.training.checkpoint import (
@@ -350,7 +350,8 @@ def train(
 
     ``out_dir`` receives ``checkpoints/<run key>/`` (with ``run_config.json``; see
     :func:`~sfkeras.training.checkpoint.run_checkpoint_dir`), ``log/`` (dvclive and
-    TensorBoard), ``samples/`` (G_ema grids) and ``G_ema.keras``.
+    TensorBoard), ``samples/`` (G_ema grids, enlarged for people), ``G_ema.keras`` and
+    ``G_ema.metrics.json`` (its final metrics, for ``sfkeras evaluate`` to reuse).
 
     Args:
         config: the whole configuration.
@@ -502,8 +503,8 @@ def _training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
                 logger.log(nimg / 1000, means)
                 window, tick_time, tick_nimg = {}, now, nimg
             if _crossed(previous, nimg, train_config.snapshot_kimg) or nimg >= total_nimg:
-                save_png(image_grid(sample_images(trainer.generator_ema), SAMPLE_GRID_COLUMNS),
-                         out_dir / "samples" / f"fakes{nimg:010d}.png")
+                grid = image_grid(sample_images(trainer.generator_ema), SAMPLE_GRID_COLUMNS)
+                save_png(enlarge(grid), out_dir / "samples" / f"fakes{nimg:010d}.png")
             if train_config.metrics_kimg > 0 and (
                     _crossed(previous, nimg, train_config.metrics_kimg) or nimg >= total_nimg):
                 results = _log_metrics(trainer, logger, metrics)
@@ -573,16 +574,13 @@ def _evaluate(trainer: Trainer, metrics: TrainingMetrics) -> dict[str, float]:
 def _record_final_metrics(trainer: Trainer, network: pathlib.Path,
                           metrics: TrainingMetrics | None,
                           results: dict[str, float] | None) -> None:
-    """Write (or, without final results, remove) the record that lets ``sfkeras
-    evaluate`` reuse the metrics of ``network`` (:mod:`sfkeras.metrics.reuse`)."""
+    """Write the record that lets ``sfkeras evaluate`` reuse the metrics of ``network``
+    (:mod:`sfkeras.metrics.reuse`); without final results, one that matches nothing."""
     from sfkeras.metrics.reuse import record_path, training_protocol, write_record
 
-    record = record_path(network)
-    if results is None or metrics is None:
-        record.unlink(missing_ok=True)
-        return
-    protocol = training_protocol(trainer.config.evaluate, metrics.dataset_path)
-    write_record(record, network, protocol, results)
+    protocol = None if results is None or metrics is None else training_protocol(
+        trainer.config.evaluate, metrics.dataset_path)
+    write_record(record_path(network), network, protocol, results)
 
 
 def _prune_samples(folder: pathlib.Path, after_nimg: int | None) -> None:
