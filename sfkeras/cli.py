@@ -160,7 +160,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     settings = config.evaluate
     data = pathlib.Path(args.data) if args.data else prepared_path(config)
     network = pathlib.Path(args.network)
-    results = recorded_results(network, evaluation_protocol(settings, data))
+    results = recorded_results(network, evaluation_protocol(settings, data)) \
+        if record_path(network).is_file() else None
     if results is not None:
         print(f"evaluate: {network} was evaluated with this protocol by training: "
               f"reusing {record_path(network)}")

@@ -63,3 +63,12 @@ def test_evaluate_explains_a_missing_network(tmp_path):
     params.write_text(preset_params_yaml("shapes16", TINY_OVERRIDES))
     with pytest.raises(FileNotFoundError, match="not found"):
         main(["evaluate", "--params", str(params), "--network", str(tmp_path / "none.keras")])
+
+
+def test_evaluate_warns_before_hours_of_cpu_work(tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text(preset_params_yaml("shapes16", {"evaluate": {"metrics": ["fid50k_full"]}}))
+    with pytest.raises(FileNotFoundError):  # after the warning, the network is missing
+        main(["evaluate", "--params", str(params), "--network", str(tmp_path / "none.keras"),
+              "--data", str(tmp_path)])
+    assert "fid50k_full pass 50,000 generated images" in capsys.readouterr().err
