@@ -20,7 +20,14 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 
-from sfkeras.config import PRESETS, Config, config_from_params, load_config
+from sfkeras.config import (
+    PRESETS,
+    Config,
+    ConfigError,
+    load_config,
+    preset_config,
+    preset_params_yaml,
+)
 from sfkeras.errors import OutputError, SfkerasError
 
 DATA = pathlib.Path("data")
@@ -38,12 +45,25 @@ def _cmd_config(args: argparse.Namespace) -> None:
     print(yaml.safe_dump(load_config(args.params).to_dict(), sort_keys=False), end="")
 
 
+def _cmd_params(args: argparse.Namespace) -> None:
+    print(preset_params_yaml(args.preset), end="")
+
+
+def _cmd_init(args: argparse.Namespace) -> None:
+    path = pathlib.Path(args.params)
+    if path.exists() and not args.force:
+        raise ConfigError("", f"{path} exists: pass --force to replace it with preset "
+                          f"{args.preset!r}, or write elsewhere with --params")
+    path.write_text(preset_params_yaml(args.preset))
+    print(f"init: wrote {path} (every key) from preset {args.preset!r}")
+
+
 def _cmd_info(args: argparse.Namespace) -> None:
     from sfkeras.models.generator import parameter_counts
 
     names = args.presets or sorted(PRESETS)
     for name in names:
-        config = config_from_params({"preset": name})
+        config = preset_config(name)
         counts = parameter_counts(config.generator)
         line = ", ".join(f"{key} {value / 1e6:.2f}M" for key, value in counts.items())
         g = config.generator
@@ -63,11 +83,20 @@ def _cmd_import_weights(args: argparse.Namespace) -> None:
     print(f"wrote {out} ({generator.count_params() / 1e6:.2f}M parameters)")
 
 
+def inception_weights(config: Config) -> pathlib.Path | str | None:
+    """The FID Inception weights the metrics read: the pipeline's converted copy
+    ``data/inception/inception_fid.npz`` (the ``inception`` stage's output) when it
+    exists, else ``evaluate.inception_weights`` (``None``: the user cache)."""
+    pipeline_weights = DATA / "inception" / INCEPTION_FILE
+    return pipeline_weights if pipeline_weights.is_file() else config.evaluate.inception_weights
+
+
 def _cmd_prepare(args: argparse.Namespace) -> None:
-    from sfkeras.data import prepare_dataset
+    from sfkeras.data import load_manifest, prepare_dataset, summarize
 
     config = load_config(args.params)
-    prepare_dataset(config.data, root=args.out)
+    folder = prepare_dataset(config.data, root=args.out)
+    print(summarize(load_manifest(folder)))
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -75,7 +104,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     config = load_config(args.params)
     data = pathlib.Path(args.data) if args.data else prepared_path(config)
-    train(config, dataset_path=data, out_dir=pathlib.Path(args.out), max_steps=args.max_steps)
+    train(config, dataset_path=data, out_dir=pathlib.Path(args.out), max_steps=args.max_steps,
+          inception_weights=inception_weights(config))
 
 
 def _generator_fn(network: pathlib.Path, config: Config):
@@ -102,21 +132,47 @@ def _cmd_inception(args: argparse.Namespace) -> None:
     print(f"inception: FID Inception weights -> {out / INCEPTION_FILE}")
 
 
+#: Inception images per second of a 2-core CPU (fid1k in about 80 s), for time warnings.
+CPU_INCEPTION_IMAGES_PER_SECOND = 12.0
+
+
+def _warn_if_slow_on_cpu(settings) -> None:
+    """Warn before metrics that take hours without a GPU (e.g. ``fid50k_full``)."""
+    import tensorflow as tf
+
+    from sfkeras.metrics.protocols import parse_metric
+
+    generated = max(settings.num_images or parse_metric(name).num_gen
+                    for name in settings.metrics)
+    hours = generated / CPU_INCEPTION_IMAGES_PER_SECOND / 3600
+    if hours >= 0.25 and not tf.config.list_physical_devices("GPU"):
+        print(f"evaluate: warning: {', '.join(settings.metrics)} pass {generated:,} generated "
+              f"images (and the real ones, once) through Inception on the CPU: about "
+              f"{hours:.1f} hours on 2 cores. Use a GPU, or a smaller protocol (fid2k) or "
+              "evaluate.num_images for a quick look.", file=sys.stderr, flush=True)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from sfkeras.metrics import evaluate_generator
+    from sfkeras.metrics.reuse import evaluation_protocol, record_path, recorded_results
 
     config = load_config(args.params)
     out = _writable_folder(pathlib.Path(args.out))  # before minutes of computing
     settings = config.evaluate
     data = pathlib.Path(args.data) if args.data else prepared_path(config)
-    pipeline_weights = DATA / "inception" / INCEPTION_FILE
-    weights = settings.inception_weights or (
-        pipeline_weights if pipeline_weights.is_file() else None)
-    generator = _generator_fn(pathlib.Path(args.network), config)
-    results = evaluate_generator(
-        generator, data, settings.metrics, z_dim=generator.z_dim,
-        num_images=settings.num_images, batch_size=settings.batch_size, seed=settings.seed,
-        split=settings.split, inception_weights=weights)
+    network = pathlib.Path(args.network)
+    results = recorded_results(network, evaluation_protocol(settings, data)) \
+        if record_path(network).is_file() else None
+    if results is not None:
+        print(f"evaluate: {network} was evaluated with this protocol by training: "
+              f"reusing {record_path(network)}")
+    else:
+        _warn_if_slow_on_cpu(settings)
+        generator = _generator_fn(network, config)
+        results = evaluate_generator(
+            generator, data, settings.metrics, z_dim=generator.z_dim,
+            num_images=settings.num_images, batch_size=settings.batch_size, seed=settings.seed,
+            split=settings.split, inception_weights=inception_weights(config))
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     for name, value in results.items():
         print(f"evaluate: {name} = {value:.4f}")
@@ -166,7 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    command("config", _cmd_config, "print the effective configuration (preset + params.yaml)")
+    command("config", _cmd_config, "print the configuration params.yaml describes, validated")
+    preset_choice = {"choices": sorted(PRESETS), "metavar": "NAME",
+                     "help": f"one of {', '.join(sorted(PRESETS))}"}
+    sub = command("params", _cmd_params,
+                  "print the complete params.yaml of a preset (every key, commented)",
+                  params=False)
+    sub.add_argument("--preset", required=True, **preset_choice)
+    sub = command("init", _cmd_init, "write params.yaml from a preset (refuses to overwrite)")
+    sub.add_argument("--preset", required=True, **preset_choice)
+    sub.add_argument("--force", action="store_true", help="replace an existing file")
     sub = command("info", _cmd_info, "parameter counts of the named presets' generators",
                   params=False)
     sub.add_argument("presets", nargs="*", help=f"preset names (default: all of {sorted(PRESETS)})")

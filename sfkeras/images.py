@@ -49,6 +49,18 @@ def image_grid(images: np.ndarray, columns: int, padding: int = 0) -> np.ndarray
     return grid
 
 
+#: Width below which figures for people are enlarged (:func:`enlarge`).
+DISPLAY_WIDTH = 512
+
+
+def enlarge(images: np.ndarray, min_width: int = DISPLAY_WIDTH) -> np.ndarray:
+    """Nearest-neighbour upscaling of ``[..., H, W, C]`` by the smallest integer factor
+    that makes ``W >= min_width`` (unchanged when already as wide): pixels stay sharp."""
+    images = np.asarray(images)
+    factor = max(1, -(-min_width // images.shape[-2]))
+    return images.repeat(factor, axis=-3).repeat(factor, axis=-2)
+
+
 def save_png(image: np.ndarray, path: str | pathlib.Path) -> pathlib.Path:
     """Write an ``[H, W, 3]`` (or ``[H, W, 1]``) uint8 array as PNG; returns the path."""
     path = pathlib.Path(path)

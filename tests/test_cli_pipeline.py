@@ -4,12 +4,12 @@ evaluate (a .keras file and a training run folder), render, export."""
 import json
 
 import pytest
-import yaml
 
 from sfkeras.cli import main
+from sfkeras.config import preset_params_yaml
 
-TINY_PARAMS = {
-    "preset": "shapes16",
+#: Overrides of the shapes16 preset: a network and a run that take seconds.
+TINY_OVERRIDES = {
     "data": {"name": "tiny", "resolution": 16, "shapes": {"num_train": 64, "num_test": 8}},
     "generator": {"resolution": 16, "num_layers": [1, 1], "hidden": [32, 16], "depth": 16,
                   "z_dim": 16, "w_dim": 16, "linformer": False},
@@ -27,7 +27,7 @@ TINY_PARAMS = {
 @pytest.mark.slow
 def test_stage_commands_end_to_end(tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(TINY_PARAMS))
+    params.write_text(preset_params_yaml("shapes16", TINY_OVERRIDES))
     common = ["--params", str(params)]
     prepared, run = tmp_path / "prepared", tmp_path / "train"
 
@@ -60,6 +60,15 @@ def test_stage_commands_end_to_end(tmp_path):
 
 def test_evaluate_explains_a_missing_network(tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(TINY_PARAMS))
+    params.write_text(preset_params_yaml("shapes16", TINY_OVERRIDES))
     with pytest.raises(FileNotFoundError, match="not found"):
         main(["evaluate", "--params", str(params), "--network", str(tmp_path / "none.keras")])
+
+
+def test_evaluate_warns_before_hours_of_cpu_work(tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text(preset_params_yaml("shapes16", {"evaluate": {"metrics": ["fid50k_full"]}}))
+    with pytest.raises(FileNotFoundError):  # after the warning, the network is missing
+        main(["evaluate", "--params", str(params), "--network", str(tmp_path / "none.keras"),
+              "--data", str(tmp_path)])
+    assert "fid50k_full pass 50,000 generated images" in capsys.readouterr().err

@@ -4,6 +4,7 @@ import re
 import pytest
 import yaml
 
+from sfkeras.cli import main
 from sfkeras.config import (
     PRESETS,
     Config,
@@ -12,8 +13,11 @@ from sfkeras.config import (
     Section,
     config_from_params,
     load_config,
+    preset_config,
+    preset_params_yaml,
 )
 from sfkeras.config.base import deep_merge
+from sfkeras.config.params_file import field_descriptions, render_params
 
 
 def test_default_params_yaml_is_valid():
@@ -25,7 +29,7 @@ def test_default_params_yaml_is_valid():
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_is_valid(name):
     config = config_from_params({"preset": name})
-    assert config.preset == name
+    assert config == preset_config(name)
     assert config.generator.block_resolutions[-1] == config.generator.resolution
 
 
@@ -89,13 +93,101 @@ def test_deep_merge_keeps_unrelated_keys():
 def _keys(section, prefix=""):
     for field in dataclasses.fields(section):
         value = getattr(section, field.name)
-        yield f"{prefix}{field.name}"
         if isinstance(value, Section):
             yield from _keys(value, f"{prefix}{field.name}.")
+        else:
+            yield f"{prefix}{field.name}"
 
 
-def test_params_yaml_documents_every_key():
-    text = open("params.yaml").read()
+def test_committed_params_yaml_is_the_default_preset_written_by_the_command(capsys):
+    assert main(["params", "--preset", "shapes16"]) == 0
+    assert open("params.yaml").read() == capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_written_params_list_every_key_with_a_comment_and_load_back(name, tmp_path):
+    text = preset_params_yaml(name)
     for key in _keys(Config()):
-        name = key.split(".")[-1]
-        assert re.search(rf"^\s*(# )?{name}:", text, re.M), f"params.yaml does not document {key}"
+        leaf = key.split(".")[-1]
+        assert re.search(rf"^ +{leaf}: .+  # \S", text, re.M), f"{key} lacks a commented line"
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    assert load_config(path) == preset_config(name)
+
+
+def test_derived_values_are_written_as_numbers_with_their_formula():
+    text = preset_params_yaml("stl10")
+    line = next(line for line in text.splitlines() if line.strip().startswith("r1_gamma:"))
+    assert yaml.safe_load(line)["r1_gamma"] == pytest.approx(0.0002 * 48**2 / 64)
+    assert line.endswith("[auto: 0.0002 * resolution^2 / batch_size = 0.0002 * 48^2 / 64]")
+    assert "Written by `sfkeras params --preset stl10`" in text
+
+
+def test_a_missing_key_names_the_key_and_the_command(tmp_path):
+    params = yaml.safe_load(preset_params_yaml("shapes16"))
+    del params["data"]["shapes"]["seed"]
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "data.shapes.seed"
+    assert "sfkeras params --preset NAME" in str(info.value)
+
+
+@pytest.mark.parametrize("params,key,fragment", [
+    ({"train": {"r1_gama": 0.1}}, "train.r1_gama", "did you mean 'r1_gamma'"),
+    ({"preset": "shapes16"}, "preset", "sfkeras init --preset NAME --force"),
+])
+def test_an_unknown_key_in_the_file_fails_naming_it(params, key, fragment, tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(deep_merge(yaml.safe_load(preset_params_yaml("shapes16")),
+                                              params)))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == key
+    assert fragment in str(info.value)
+
+
+def test_init_writes_a_preset_and_refuses_to_overwrite_without_force(tmp_path, capsys):
+    path = tmp_path / "params.yaml"
+    assert main(["init", "--preset", "cifar10", "--params", str(path)]) == 0
+    assert load_config(path) == preset_config("cifar10")
+    assert main(["init", "--preset", "shapes16", "--params", str(path)]) == 2
+    assert "pass --force" in capsys.readouterr().err
+    assert load_config(path) == preset_config("cifar10")
+    assert main(["init", "--preset", "shapes16", "--params", str(path), "--force"]) == 0
+    assert load_config(path) == preset_config("shapes16")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inner(Section):
+    """Inner section.
+
+    Attributes:
+        size: how big. Second sentence, not shown.
+        low, high: the bounds, e.g. ``[0, 1]``.
+    """
+
+    size: int = 3
+    low: float = 0.0
+    high: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outer(Section):
+    """Outer section."""
+
+    inner: _Inner = _Inner()
+
+
+def test_a_new_field_appears_in_written_files_with_its_docstring():
+    assert field_descriptions(_Inner) == {"size": "how big", "low": "the bounds, e.g. `[0, 1]`",
+                                          "high": "the bounds, e.g. `[0, 1]`"}
+    text = render_params(_Outer(), notes={"inner.size": "3 by rule"})
+    assert text.splitlines() == [
+        "", "# --- inner: Inner section.", "inner:",
+        "  size: 3  # how big [3 by rule]",
+        "  low: 0.0  # the bounds, e.g. `[0, 1]`",
+        "  high: null  # the bounds, e.g. `[0, 1]`",
+    ]
+    assert _Outer.from_dict(yaml.safe_load(text)) == _Outer()

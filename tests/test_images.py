@@ -1,7 +1,7 @@
 import numpy as np
 from PIL import Image
 
-from sfkeras.images import image_grid, save_png, to_uint8, z_from_seeds
+from sfkeras.images import enlarge, image_grid, save_png, to_uint8, z_from_seeds
 
 
 def test_z_from_seeds_follows_the_original_convention():
@@ -29,3 +29,14 @@ def test_save_png_round_trips(tmp_path):
     image = np.random.default_rng(0).integers(0, 256, (4, 5, 3), dtype=np.uint8)
     path = save_png(image, tmp_path / "sub" / "x.png")
     np.testing.assert_array_equal(np.asarray(Image.open(path)), image)
+
+
+def test_enlarge_repeats_pixels_by_the_smallest_factor_reaching_the_width():
+    image = np.arange(2 * 3 * 1, dtype=np.uint8).reshape(2, 3, 1)
+    big = enlarge(image, min_width=7)  # factor 3
+    assert big.shape == (6, 9, 1)
+    np.testing.assert_array_equal(big[::3, ::3], image)
+    np.testing.assert_array_equal(big[2::3, 2::3], image)
+    assert enlarge(image, min_width=3).shape == image.shape
+    frames = np.zeros((4, 16, 16, 3), np.uint8)
+    assert enlarge(frames).shape == (4, 512, 512, 3)

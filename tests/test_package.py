@@ -7,6 +7,7 @@ import pytest
 
 import sfkeras
 from sfkeras.cli import main
+from sfkeras.config import preset_params_yaml
 
 
 @pytest.mark.parametrize("name", sfkeras.__all__)
@@ -28,7 +29,7 @@ def test_info_reports_parameter_counts(capsys):
 
 def test_config_prints_the_effective_configuration(tmp_path, capsys):
     params = tmp_path / "params.yaml"
-    params.write_text("preset: cifar10\ntrain:\n  kimg: 7\n")
+    params.write_text(preset_params_yaml("cifar10", {"train": {"kimg": 7}}))
     assert main(["config", "--params", str(params)]) == 0
     out = capsys.readouterr().out
     assert "kimg: 7.0" in out and "- 1024" in out
@@ -36,7 +37,7 @@ def test_config_prints_the_effective_configuration(tmp_path, capsys):
 
 def test_configuration_errors_exit_2_with_the_key(tmp_path, capsys):
     params = tmp_path / "params.yaml"
-    params.write_text("train:\n  kimgs: 7\n")
+    params.write_text(preset_params_yaml("shapes16").replace("  kimg: 40.0", "  kimgs: 7"))
     assert main(["config", "--params", str(params)]) == 2
     assert "train.kimgs: unknown key; did you mean 'kimg'?" in capsys.readouterr().err
 

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from sfkeras.config import GeneratorConfig, RenderConfig
+from sfkeras.images import enlarge
 from sfkeras.models.generator import Generator
 from sfkeras.render import figures, render_all
 
@@ -66,12 +67,30 @@ def test_render_all_writes_every_figure(generator, tmp_path):
                           attention_pixels=((1, 1),))
     paths = render_all(config, network, tmp_path / "render")
     sizes = {name: Image.open(path).size for name, path in paths.items()}
-    assert sizes["grid"] == (32, 32)
-    assert sizes["truncation"] == (32, 64)
-    assert sizes["style_mixing"] == (32, 48)
-    assert sizes["attention"][1] == 16
+    # Enlarged by the smallest integer factor that reaches 512 pixels: 32 -> x16.
+    assert sizes["grid"] == (512, 512)
+    assert sizes["truncation"] == (512, 1024)
+    assert sizes["style_mixing"] == (512, 768)
+    heads = TINY.num_heads(TINY.hidden[0])
+    factor = -(-512 // ((heads + 1) * 16))
+    assert sizes["attention"] == (factor * (heads + 1) * 16,
+                                  figures.TITLE_HEIGHT + factor * 16)
     gif = Image.open(paths["interpolation"])
-    assert gif.n_frames == 6 and gif.size == (16, 16)
+    assert gif.n_frames == 6 and gif.size == (512, 512)
+    grid = np.asarray(Image.open(paths["grid"]))
+    np.testing.assert_array_equal(grid[::16, ::16], figures.sample_grid(generator, range(4)))
+
+
+def test_attention_labels_name_the_layer_the_heads_and_the_queries(generator):
+    labelled = figures.labelled_attention(generator, 0, layer_index=0, pixels=[(1, 1), (2, 3)])
+    raw = figures.attention_overlay(generator, 0, layer_index=0, pixels=[(1, 1), (2, 3)])
+    factor = labelled.shape[1] // raw.shape[1]
+    assert labelled.shape[1] >= 512 and labelled.shape[1] == factor * raw.shape[1]
+    assert labelled.shape[0] == figures.TITLE_HEIGHT + factor * raw.shape[0]
+    title = labelled[: figures.TITLE_HEIGHT]
+    assert (title < 128).any() and (title == 255).mean() > 0.5  # dark text on white
+    # Below the row labels (top left of each row), the panels are the raw figure enlarged.
+    np.testing.assert_array_equal(labelled[-factor:], enlarge(raw, 512)[-factor:])
 
 
 def test_render_all_explains_a_missing_network(tmp_path):

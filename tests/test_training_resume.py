@@ -140,9 +140,9 @@ def test_metrics_at_start_of_fresh_run_not_on_resume(tmp_path, monkeypatch):
     """Evaluated at kimg 0 of a fresh run, then every metrics_kimg; not again on resume."""
     evaluated_at = []
 
-    def fake_evaluate(trainer, dataset_path):
+    def fake_evaluate(trainer, metrics):
         evaluated_at.append(int(trainer.cur_nimg.numpy()))
-        return {"metrics/fake": 1.0}
+        return {"fake": 1.0}
 
     monkeypatch.setattr(loop, "_evaluate", fake_evaluate)
     config = tiny_config(metrics_kimg=0.008)

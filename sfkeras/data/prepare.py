@@ -23,7 +23,6 @@ import tempfile
 import uuid
 
 import PIL.Image
-from tqdm import tqdm
 
 from sfkeras.config.data import DataConfig
 from sfkeras.data.errors import DataError
@@ -37,6 +36,7 @@ from sfkeras.data.manifest import (
 )
 from sfkeras.data.shards import ShardWriter, serialize_example
 from sfkeras.data.sources import Source, open_source
+from sfkeras.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +122,8 @@ def _write_split(
     if config.max_images is not None and total is not None:
         total = min(total, config.max_images)
     num_images, num_skipped, skipped = 0, 0, []
-    with tqdm(total=total, desc=f"prepare {config.name}/{split}", unit="img",
-              disable=not progress) as bar:
+    with progress_bar(total=total, desc=f"prepare {config.name}/{split}", unit="img",
+                      disable=not progress) as bar:
         for raw in source.images(split):
             if config.max_images is not None and num_images == config.max_images:
                 break

@@ -15,7 +15,6 @@ import pathlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from sfkeras.images import to_uint8
 from sfkeras.metrics.inception import inception_features
@@ -27,6 +26,7 @@ from sfkeras.metrics.statistics import (
     kernel_distance,
     precision_recall,
 )
+from sfkeras.progress import progress_bar
 
 FeatureFn = Callable[[np.ndarray], np.ndarray]
 """uint8 images ``[B, H, W, 3]`` -> features ``[B, D]``."""
@@ -101,7 +101,8 @@ def accumulate_features(
     """
     limits = [s.max_items for s in stats]
     total = None if None in limits else max(limits)
-    with tqdm(total=total, desc=description, unit="img", disable=not progress) as bar:
+    with progress_bar(total=total, desc=description, unit="img", disable=not progress,
+                      leave=False) as bar:
         for images in batches:
             if total is not None:
                 images = images[: total - bar.n]

@@ -7,8 +7,9 @@ import pathlib
 from PIL import Image
 
 from sfkeras.config import RenderConfig
-from sfkeras.images import save_png
+from sfkeras.images import enlarge, save_png
 from sfkeras.models import load_generator
+from sfkeras.progress import progress_bar
 from sfkeras.render import figures
 
 
@@ -24,30 +25,39 @@ def render_all(config: RenderConfig, network: pathlib.Path,
     """Render every figure of ``config`` from the generator in ``network`` (.keras).
 
     Writes ``grid.png``, ``truncation.png``, ``style_mixing.png``, ``interpolation.gif``
-    and ``attention.png`` into ``out_dir``; returns their paths by name.
+    and ``attention.png`` into ``out_dir``, enlarged (nearest neighbour) to at least
+    :data:`~sfkeras.images.DISPLAY_WIDTH` pixels wide, the attention maps labelled;
+    returns their paths by name.
     """
     generator = load_generator(network)
     out_dir.mkdir(parents=True, exist_ok=True)
     seeds = range(config.grid_seeds)
     sweep_seeds = range(min(config.grid_seeds, 6))
-    outputs = {
-        "grid": save_png(figures.sample_grid(generator, seeds), out_dir / "grid.png"),
-        "truncation": save_png(
-            figures.truncation_sweep(generator, sweep_seeds, config.truncation_psis),
+    figures_to_render = {
+        "grid": lambda: save_png(enlarge(figures.sample_grid(generator, seeds)),
+                                 out_dir / "grid.png"),
+        "truncation": lambda: save_png(enlarge(
+            figures.truncation_sweep(generator, sweep_seeds, config.truncation_psis)),
             out_dir / "truncation.png"),
-        "style_mixing": save_png(
+        "style_mixing": lambda: save_png(enlarge(
             figures.style_mixing_grid(generator, config.mixing_row_seeds,
-                                      config.mixing_col_seeds, config.mixing_from_layer),
+                                      config.mixing_col_seeds, config.mixing_from_layer)),
             out_dir / "style_mixing.png"),
-        "interpolation": save_gif(
+        "interpolation": lambda: save_gif(enlarge(
             figures.interpolation(generator, config.interpolation_seeds,
-                                  config.interpolation_frames),
+                                  config.interpolation_frames)),
             out_dir / "interpolation.gif"),
-        "attention": save_png(
-            figures.attention_overlay(generator, config.attention_seed, config.attention_layer,
-                                      config.attention_pixels),
+        "attention": lambda: save_png(
+            figures.labelled_attention(generator, config.attention_seed,
+                                       config.attention_layer, config.attention_pixels),
             out_dir / "attention.png"),
     }
+    outputs = {}
+    with progress_bar(total=len(figures_to_render), desc="render", unit="figure") as bar:
+        for name, render in figures_to_render.items():
+            bar.set_postfix_str(name)
+            outputs[name] = render()
+            bar.update()
     for name, path in outputs.items():
         print(f"render: {name:13s} -> {path}")
     return outputs

@@ -1,7 +1,9 @@
 """The figures of the render stage, each a function of a generator and seeds.
 
 All figures use constant noise (``noise_mode="const"``, the original ``generate.py``
-default) so that a seed always gives the same picture. Images are uint8 NHWC.
+default) so that a seed always gives the same picture. Images are uint8 NHWC at the
+model's resolution (programs and tests use them as they are); :func:`sfkeras.render.render_all`
+enlarges them for people, and :func:`labelled_attention` labels the attention maps.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ from collections.abc import Sequence
 
 import numpy as np
 from keras import ops
+from PIL import Image, ImageDraw
 
-from sfkeras.images import image_grid, to_uint8, z_from_seeds
+from sfkeras.images import DISPLAY_WIDTH, enlarge, image_grid, to_uint8, z_from_seeds
 
 NOISE_MODE = "const"
+
+#: Pixels above the enlarged attention panels for the title and column headers.
+TITLE_HEIGHT = 32
 
 
 def mapped_ws(generator, seeds: Sequence[int], truncation_psi: float = 1.0) -> np.ndarray:
@@ -94,12 +100,53 @@ def attention_overlay(generator, seed: int, layer_index: int,
     with the query marked, then one panel per head showing where that query attends.
 
     Returns:
-        ``[len(pixels) * H, (heads + 1) * W, 3]`` uint8.
+        ``[len(pixels) * H, (heads + 1) * W, 3]`` uint8, at the model's resolution.
     """
+    image, attention = _attention(generator, seed, layer_index)
+    return _overlay_panels(image, attention, layer_index, pixels)
+
+
+def labelled_attention(generator, seed: int, layer_index: int,
+                       pixels: Sequence[Sequence[int]],
+                       min_width: int = DISPLAY_WIDTH) -> np.ndarray:
+    """:func:`attention_overlay` for people: enlarged (nearest neighbour) to at least
+    ``min_width`` pixels, under a title naming the layer, a header naming each column
+    (the query image, ``head 0``, ...) and each row's query pixel.
+
+    Returns:
+        ``[TITLE_HEIGHT + k * len(pixels) * H, k * (heads + 1) * W, 3]`` uint8 for the
+        enlargement factor ``k``.
+    """
+    image, attention = _attention(generator, seed, layer_index)
+    heads, queries, _ = attention.shape
+    resolution = int(round(np.sqrt(queries)))
+    panels = enlarge(_overlay_panels(image, attention, layer_index, pixels), min_width)
+    cell_h, cell_w = panels.shape[0] // len(pixels), panels.shape[1] // (heads + 1)
+    canvas = Image.new("RGB", (panels.shape[1], panels.shape[0] + TITLE_HEIGHT), "white")
+    canvas.paste(Image.fromarray(panels), (0, TITLE_HEIGHT))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((4, 2), f"encoder layer {layer_index}: {resolution}x{resolution} tokens, "
+              f"{heads} heads; where each query pixel (red) attends", fill="black")
+    for column, title in enumerate(["query"] + [f"head {h}" for h in range(heads)]):
+        draw.text((column * cell_w + 4, TITLE_HEIGHT - 14), title, fill="black")
+    for row, (query_row, query_col) in enumerate(pixels):
+        draw.text((4, TITLE_HEIGHT + row * cell_h + 4), f"query ({query_row}, {query_col})",
+                  fill="white", stroke_width=1, stroke_fill="black")
+    return np.asarray(canvas)
+
+
+def _attention(generator, seed: int, layer_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The image of ``seed`` ``[H, W, 3]`` and the attention of encoder layer
+    ``layer_index`` ``[heads, queries, keys]`` in its synthesis."""
     ws = mapped_ws(generator, [seed])
     image = synthesize(generator, ws)[0]
     attention = ops.convert_to_numpy(
         generator.synthesis.attention_maps(ws, layer_index, noise_mode=NOISE_MODE))[0]
+    return image, attention
+
+
+def _overlay_panels(image: np.ndarray, attention: np.ndarray, layer_index: int,
+                    pixels: Sequence[Sequence[int]]) -> np.ndarray:
     heads, queries, keys = attention.shape
     resolution = int(round(np.sqrt(queries)))
     if keys != queries:

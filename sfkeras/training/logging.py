@@ -1,18 +1,32 @@
-"""Training logs: progress line, dvclive metrics and TensorBoard summaries.
+"""Training logs: progress bar, dvclive metrics and TensorBoard summaries.
 
 Scalars are logged with the training progress in kimg as step, to dvclive
 (``out_dir/log/dvclive``: ``metrics.json`` and ``plots/metrics/<name>.tsv``, which
 ``dvc plots`` reads) and to TensorBoard (``out_dir/log/tensorboard``, step in images).
 dvclive is told not to touch the project's ``dvc.yaml`` nor to save DVC experiments.
+
+The logs are one run's history and survive interruptions: a resumed run keeps what
+was logged up to its restored checkpoint and drops anything logged after it (by the
+interrupted call, which will log it again), so no step is missing or repeated.
+``log/run.json`` names the run (:func:`~sfkeras.training.checkpoint.run_key`) the
+history belongs to; a fresh run, or a resumed run of another key, starts it afresh.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import json
+import os
 import pathlib
-from collections.abc import Mapping
+import shutil
+from collections.abc import Iterator, Mapping
 
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
+from tensorflow.core.util import event_pb2
+
+from sfkeras.progress import progress_bar
 
 #: TensorBoard's scalar-plugin tag, so that plain ``tf.summary.write`` events (which
 #: need no ``tensorboard`` package at training time) show as scalars.
@@ -25,20 +39,41 @@ class TrainingLogger:
 
     Args:
         log_dir: ``out_dir/log``.
-        total_kimg: training length, for the progress line.
-        resume: append to existing logs (a resumed run).
+        total_kimg: training length, for the progress bar.
+        run: the run key the logs belong to.
+        resume_kimg: the kimg of the restored checkpoint, ``None`` for a fresh run.
+
+    Attributes:
+        continued: whether the existing history was continued (else it was cleared).
     """
 
-    def __init__(self, log_dir: str | pathlib.Path, *, total_kimg: float, resume: bool):
+    def __init__(self, log_dir: str | pathlib.Path, *, total_kimg: float, run: str,
+                 resume_kimg: float | None):
         from dvclive import Live
-        from tqdm import tqdm
 
         self.log_dir = pathlib.Path(log_dir)
-        self.live = Live(str(self.log_dir / "dvclive"), resume=resume, save_dvc_exp=False,
-                         dvcyaml=False)
+        run_file = self.log_dir / "run.json"
+        previous = json.loads(run_file.read_text())["run"] if run_file.is_file() else None
+        self.continued = resume_kimg is not None and previous == run
+        if self.continued:
+            truncate_history(self.log_dir, resume_kimg)
+        else:
+            shutil.rmtree(self.log_dir / "tensorboard", ignore_errors=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        run_file.write_text(json.dumps({"run": run}) + "\n")
+        self.live = Live(str(self.log_dir / "dvclive"), resume=self.continued,
+                         save_dvc_exp=False, dvcyaml=False)
+        if self.continued:
+            self.live.summary = dvclive_summary(self.log_dir / "dvclive")
         self.writer = tf.summary.create_file_writer(str(self.log_dir / "tensorboard"))
-        self.progress = tqdm(total=total_kimg, unit="kimg", dynamic_ncols=True,
-                             bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} kimg {postfix}")
+        start = resume_kimg if self.continued else 0.0
+        self.progress = progress_bar(
+            total=total_kimg, initial=start, unit="kimg", desc="train",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.3f}/{total:g} kimg "
+                       "[{elapsed}<{remaining}{postfix}]")
+        self._start_kimg = start
+        self._status = ""
+        self._scalars: dict[str, str] = {}
 
     def log(self, kimg: float, scalars: Mapping[str, float]) -> None:
         """Record ``scalars`` (e.g. ``loss/G``, ``augment/p``, ``sec_per_kimg``) at ``kimg``."""
@@ -53,12 +88,92 @@ class TrainingLogger:
         self.live.make_summary()
 
     def update_progress(self, kimg: float, scalars: Mapping[str, float]) -> None:
-        """Advance the progress line to ``kimg`` and show ``scalars`` on it."""
+        """Advance the progress bar to ``kimg`` and show the speed and ``scalars`` on it.
+
+        The bar shows kimg, its ETA, img/s and s/kimg (over this call's steps).
+        """
         self.progress.update(kimg - self.progress.n)
-        self.progress.set_postfix({name: f"{value:.4g}" for name, value in scalars.items()},
-                                  refresh=True)
+        elapsed = self.progress.format_dict["elapsed"]
+        done = kimg - self._start_kimg
+        speed = {"img/s": f"{done * 1000 / elapsed:.0f}",
+                 "s/kimg": f"{elapsed / done:.2f}"} if done > 0 and elapsed > 0 else {}
+        self._scalars = {**speed, **{name: f"{value:.4g}" for name, value in scalars.items()}}
+        self._show()
+
+    @contextlib.contextmanager
+    def status(self, text: str) -> Iterator[None]:
+        """Show ``text`` on the progress bar while the block runs (e.g. an evaluation)."""
+        self._status = text
+        self._show()
+        try:
+            yield
+        finally:
+            self._status = ""
+            self._show()
+
+    def _show(self) -> None:
+        postfix = ", ".join(f"{name}={value}" for name, value in self._scalars.items())
+        self.progress.set_postfix_str(" | ".join(filter(None, [self._status, postfix])),
+                                      refresh=True)
 
     def close(self) -> None:
         self.progress.close()
         self.writer.close()
         self.live.end()
+
+
+def truncate_history(log_dir: pathlib.Path, kimg: float) -> None:
+    """Drop everything logged after ``kimg`` from the dvclive TSVs and TensorBoard
+    events of ``log_dir`` (rows at ``kimg`` itself are kept)."""
+    for table in (log_dir / "dvclive" / "plots" / "metrics").rglob("*.tsv"):
+        with table.open(newline="") as stream:
+            reader = csv.DictReader(stream, delimiter="\t")
+            rows = [row for row in reader if float(row["step"]) <= kimg + 1e-9]
+        with table.open("w", newline="") as stream:
+            writer = csv.DictWriter(stream, reader.fieldnames, delimiter="\t",
+                                    lineterminator=os.linesep)
+            writer.writeheader()
+            writer.writerows(rows)
+    _truncate_events(log_dir / "tensorboard", round(kimg * 1000))
+
+
+def _truncate_events(folder: pathlib.Path, last_step: int) -> None:
+    """Rewrite the TensorBoard event files of ``folder`` as one file holding the events
+    up to ``last_step`` (in images), in their order."""
+    files = sorted(folder.glob("events.out.tfevents.*"))
+    if not files:
+        return
+    events = []
+    for path in files:
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
+            if event.step <= last_step:
+                events.append(record.numpy())
+    merged = files[0].with_name(files[0].name + ".tmp")
+    with tf.io.TFRecordWriter(str(merged)) as writer:
+        for record in events:
+            writer.write(record)
+    for path in files:
+        path.unlink()
+    merged.rename(files[0])
+
+
+def dvclive_summary(folder: pathlib.Path) -> dict:
+    """dvclive's ``metrics.json`` content rebuilt from the last row of each TSV of
+    ``folder`` (nested by the ``/`` of metric names, with the latest ``step``)."""
+    summary: dict = {}
+    step = 0.0
+    metrics = folder / "plots" / "metrics"
+    for table in sorted(metrics.rglob("*.tsv")):
+        with table.open(newline="") as stream:
+            rows = list(csv.DictReader(stream, delimiter="\t"))
+        if not rows:
+            continue
+        *parents, name = table.relative_to(metrics).with_suffix("").parts
+        node = summary
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[name] = float(rows[-1][name])
+        step = max(step, float(rows[-1]["step"]))
+    summary["step"] = step
+    return summary

@@ -35,12 +35,13 @@ import tensorflow as tf
 
 from sfkeras.config import AugmentConfig, Config, TrainConfig
 from sfkeras.errors import SfkerasError
-from sfkeras.images import image_grid, save_png, to_uint8, z_from_seeds
+from sfkeras.images import enlarge, image_grid, save_png, to_uint8, z_from_seeds
 from sfkeras.training.ada import AdaController
 from sfkeras.training.augment import build_augment_pipe
 from sfkeras.training.checkpoint import (
     TrainingCheckpoint,
     run_checkpoint_dir,
+    run_key,
     trajectory_config,
 )
 from sfkeras.training.distribute import is_chief, per_replica_batch, select_strategy
@@ -351,12 +352,14 @@ def train(
     out_dir: str | pathlib.Path,
     resume: bool = True,
     max_steps: int | None = None,
+    inception_weights: str | pathlib.Path | None = None,
 ) -> Trainer:
     """Train on the prepared data set at ``dataset_path``, writing to ``out_dir``.
 
     ``out_dir`` receives ``checkpoints/<run key>/`` (with ``run_config.json``; see
     :func:`~sfkeras.training.checkpoint.run_checkpoint_dir`), ``log/`` (dvclive and
-    TensorBoard), ``samples/`` (G_ema grids) and ``G_ema.keras``.
+    TensorBoard), ``samples/`` (G_ema grids, enlarged for people), ``G_ema.keras`` and
+    ``G_ema.metrics.json`` (its final metrics, for ``sfkeras evaluate`` to reuse).
 
     Args:
         config: the whole configuration.
@@ -366,6 +369,8 @@ def train(
             (``out_dir/checkpoints/<run key>``; a changed configuration starts a new
             run); ``False`` refuses when that run has checkpoints.
         max_steps: stop after this many steps of this call (``None``: at ``train.kimg``).
+        inception_weights: FID Inception weights of the ``train.metrics_kimg``
+            evaluations (``None``: ``evaluate.inception_weights``).
 
     Returns:
         The trainer, holding the trained networks.
@@ -392,7 +397,8 @@ def train(
     with lock, stop_on_signals():
         try:
             return run_training(config, dataset_fn, out_dir, resume=resume,
-                                max_steps=max_steps, metrics_dataset_path=dataset_path)
+                                max_steps=max_steps, metrics_dataset_path=dataset_path,
+                                inception_weights=inception_weights)
         except tf.errors.DataLossError as error:
             raise corrupt_shard_error(dataset_path, "train", error) from error
 
@@ -407,6 +413,7 @@ def run_training(
     strategy: tf.distribute.Strategy | None = None,
     noise_mode: str = "random",
     metrics_dataset_path: str | pathlib.Path | None = None,
+    inception_weights: str | pathlib.Path | None = None,
 ) -> Trainer:
     """:func:`train` on any stream of real images.
 
@@ -418,6 +425,8 @@ def run_training(
         strategy: overrides ``train.strategy`` (tests pass logical devices).
         noise_mode: synthesis noise while training.
         metrics_dataset_path: real data for ``train.metrics_kimg`` evaluations.
+        inception_weights: their FID Inception weights (``None``:
+            ``evaluate.inception_weights``).
     """
     train_config = config.train
     out_dir = pathlib.Path(out_dir)
@@ -439,24 +448,58 @@ def run_training(
               if resumed else f"starting a new run in {checkpoint_dir}", flush=True)
     batches = iter(strategy.distribute_datasets_from_function(
         lambda context: dataset_fn(context).skip(start_step * _replicas_per_pipeline(context))))
-    logger = TrainingLogger(out_dir / "log", total_kimg=train_config.kimg,
-                            resume=resumed is not None) if chief else None
+    metrics = None if metrics_dataset_path is None else TrainingMetrics(
+        pathlib.Path(metrics_dataset_path), inception_weights)
+    start_kimg = int(trainer.cur_nimg.numpy()) / 1000
+    logger = None
+    if chief:
+        # The logs and samples continue the run's history up to the restored
+        # checkpoint; whatever an interrupted call wrote after it is dropped.
+        logger = TrainingLogger(out_dir / "log", total_kimg=train_config.kimg,
+                                run=run_key(config),
+                                resume_kimg=start_kimg if resumed else None)
+        _prune_samples(out_dir / "samples",
+                       after_nimg=int(trainer.cur_nimg.numpy()) if logger.continued else None)
+    final_metrics = None
     try:
         if logger is not None and resumed is None:
-            _log_metrics(trainer, logger, metrics_dataset_path)  # of the initial G_ema
-        _training_loop(trainer, batches, checkpoint, logger, out_dir, max_steps,
-                       metrics_dataset_path)
+            _log_metrics(trainer, logger, metrics)  # of the initial G_ema
+        final_metrics = _training_loop(trainer, batches, checkpoint, logger, out_dir,
+                                       max_steps, metrics)
     finally:
         if logger is not None:
             logger.close()
     if chief:
-        trainer.generator_ema.save(out_dir / "G_ema.keras")
+        network = out_dir / "G_ema.keras"
+        trainer.generator_ema.save(network)
+        _record_final_metrics(trainer, network, metrics, final_metrics)
     return trainer
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingMetrics:
+    """What the ``train.metrics_kimg`` evaluations compare G_ema with.
+
+    Attributes:
+        dataset_path: the prepared data set of the real images.
+        inception_weights: FID Inception weights (``None``: ``evaluate.inception_weights``).
+    """
+
+    dataset_path: pathlib.Path
+    inception_weights: str | pathlib.Path | None = None
 
 
 def _training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
                    logger: TrainingLogger | None, out_dir: pathlib.Path,
-                   max_steps: int | None, metrics_dataset_path) -> None:
+                   max_steps: int | None,
+                   metrics: TrainingMetrics | None) -> dict[str, float] | None:
+    """Train until ``train.kimg`` (or ``max_steps``); returns the metrics of the final
+    G_ema when this call evaluated them at ``train.kimg``.
+
+    At a kimg where several things are due, the checkpoint is written last: a run
+    killed before it resumes from the previous checkpoint and logs, snapshots and
+    evaluates that kimg again, so the history has no gap.
+    """
     train_config = trainer.config.train
     total_nimg = train_config.kimg * 1000
     nimg = int(trainer.cur_nimg.numpy())
@@ -464,6 +507,7 @@ def _training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
     tick_time, tick_nimg = time.perf_counter(), nimg
     steps = 0
     saved_at = nimg if checkpoint.latest else -1
+    results = None
     guard = DivergenceGuard(train_config.divergence_loss, train_config.divergence_steps)
     checkpoint_due = False
     while nimg < total_nimg and (max_steps is None or steps < max_steps) \
@@ -476,28 +520,28 @@ def _training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
         previous, nimg = nimg, int(trainer.cur_nimg.numpy())
         for name, value in stats.items():
             window.setdefault(name, []).append(value)
+        if logger is not None:
+            means = {name: float(np.mean(values)) for name, values in window.items()}
+            logger.update_progress(nimg / 1000, means)
+            if _crossed(previous, nimg, train_config.log_kimg) or nimg >= total_nimg:
+                now = time.perf_counter()
+                means["timing/sec_per_kimg"] = (now - tick_time) / max(nimg - tick_nimg, 1) * 1000
+                logger.log(nimg / 1000, means)
+                window, tick_time, tick_nimg = {}, now, nimg
+            if _crossed(previous, nimg, train_config.snapshot_kimg) or nimg >= total_nimg:
+                grid = image_grid(sample_images(trainer.generator_ema), SAMPLE_GRID_COLUMNS)
+                save_png(enlarge(grid), out_dir / "samples" / f"fakes{nimg:010d}.png")
+            if train_config.metrics_kimg > 0 and (
+                    _crossed(previous, nimg, train_config.metrics_kimg) or nimg >= total_nimg):
+                results = _log_metrics(trainer, logger, metrics)
         checkpoint_due |= _crossed(previous, nimg, train_config.checkpoint_kimg)
         if checkpoint_due and guard.healthy:  # no checkpoint of a diverging state
             _save_checkpoint(checkpoint, step + 1)
             saved_at, checkpoint_due = nimg, False
-        if logger is None:
-            continue
-        means = {name: float(np.mean(values)) for name, values in window.items()}
-        logger.update_progress(nimg / 1000, means)
-        if _crossed(previous, nimg, train_config.log_kimg) or nimg >= total_nimg:
-            now = time.perf_counter()
-            means["timing/sec_per_kimg"] = (now - tick_time) / max(nimg - tick_nimg, 1) * 1000
-            logger.log(nimg / 1000, means)
-            window, tick_time, tick_nimg = {}, now, nimg
-        if _crossed(previous, nimg, train_config.snapshot_kimg) or nimg >= total_nimg:
-            save_png(image_grid(sample_images(trainer.generator_ema), SAMPLE_GRID_COLUMNS),
-                     out_dir / "samples" / f"fakes{nimg:010d}.png")
-        if train_config.metrics_kimg > 0 and (
-                _crossed(previous, nimg, train_config.metrics_kimg) or nimg >= total_nimg):
-            _log_metrics(trainer, logger, metrics_dataset_path)
     if saved_at != nimg and guard.healthy:
         _save_checkpoint(checkpoint, int(trainer.step.numpy()))
     raise_if_stop_requested(int(trainer.step.numpy()), checkpoint.latest)
+    return results if nimg >= total_nimg else None
 
 
 def _save_checkpoint(checkpoint: TrainingCheckpoint, step: int) -> None:
@@ -523,18 +567,25 @@ def _replicas_per_pipeline(context: tf.distribute.InputContext) -> int:
     return context.num_replicas_in_sync // context.num_input_pipelines
 
 
-def _log_metrics(trainer: Trainer, logger: TrainingLogger, dataset_path) -> None:
+def _log_metrics(trainer: Trainer, logger: TrainingLogger,
+                 metrics: TrainingMetrics | None) -> dict[str, float] | None:
     """Evaluate G_ema and log at the current kimg, when ``train.metrics_kimg > 0``.
 
     The loop calls it at the start of a fresh run (kimg 0, as the original's tick 0),
-    every ``metrics_kimg`` and at the end.
+    every ``metrics_kimg`` and at the end. Returns the results (``None``: not evaluated).
     """
-    if trainer.config.train.metrics_kimg > 0 and dataset_path is not None:
-        logger.log(int(trainer.cur_nimg.numpy()) / 1000, _evaluate(trainer, dataset_path))
+    if trainer.config.train.metrics_kimg <= 0 or metrics is None:
+        return None
+    kimg = int(trainer.cur_nimg.numpy()) / 1000
+    with logger.status(f"evaluating {', '.join(trainer.config.evaluate.metrics)} "
+                       f"at {kimg:g} kimg"):
+        results = _evaluate(trainer, metrics)
+    logger.log(kimg, {f"metrics/{name}": value for name, value in results.items()})
+    return results
 
 
-def _evaluate(trainer: Trainer, dataset_path) -> dict[str, float]:
-    """``evaluate.metrics`` of G_ema against the training data, as ``metrics/<name>``."""
+def _evaluate(trainer: Trainer, metrics: TrainingMetrics) -> dict[str, float]:
+    """``evaluate.metrics`` of G_ema against the real images of ``metrics``."""
     from sfkeras.metrics.evaluate import evaluate_generator
 
     generator = trainer.generator_ema
@@ -545,14 +596,34 @@ def _evaluate(trainer: Trainer, dataset_path) -> dict[str, float]:
     evaluate = trainer.config.evaluate
     # With the CPU split (train.cpu_replicas), each op runs on one replica's share of
     # the cores: as many concurrent Inception passes keep all of them busy.
-    results = evaluate_generator(generate, dataset_path, evaluate.metrics,
+    results = evaluate_generator(generate, metrics.dataset_path, evaluate.metrics,
                                  z_dim=generator.z_dim, num_images=evaluate.num_images,
                                  batch_size=evaluate.batch_size, seed=evaluate.seed,
                                  split=evaluate.split,
-                                 inception_weights=evaluate.inception_weights,
-                                 inception_threads=trainer.config.train.cpu_replicas,
-                                 progress=False)
-    return {f"metrics/{name}": float(value) for name, value in results.items()}
+                                 inception_weights=metrics.inception_weights
+                                 or evaluate.inception_weights,
+                                 inception_threads=trainer.config.train.cpu_replicas)
+    return {name: float(value) for name, value in results.items()}
+
+
+def _record_final_metrics(trainer: Trainer, network: pathlib.Path,
+                          metrics: TrainingMetrics | None,
+                          results: dict[str, float] | None) -> None:
+    """Write the record that lets ``sfkeras evaluate`` reuse the metrics of ``network``
+    (:mod:`sfkeras.metrics.reuse`); without final results, one that matches nothing."""
+    from sfkeras.metrics.reuse import record_path, training_protocol, write_record
+
+    protocol = None if results is None or metrics is None else training_protocol(
+        trainer.config.evaluate, metrics.dataset_path)
+    write_record(record_path(network), network, protocol, results)
+
+
+def _prune_samples(folder: pathlib.Path, after_nimg: int | None) -> None:
+    """Delete the sample grids ``fakes<nimg>.png`` of ``folder`` past ``after_nimg``
+    (``None``: all of them, for a run whose history starts afresh)."""
+    for grid in folder.glob("fakes*.png"):
+        if after_nimg is None or int(grid.stem.removeprefix("fakes")) > after_nimg:
+            grid.unlink()
 
 
 def _check_finite(stats: dict[str, float], step: int, last_checkpoint: str | None) -> None:

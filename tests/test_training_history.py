@@ -1,0 +1,98 @@
+"""A run's logs and samples survive interruptions and extensions: each kimg once."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import tensorflow as tf
+from tensorflow.core.util import event_pb2
+from training_setup import synthetic_dataset_fn, tiny_config
+
+from sfkeras.training import loop
+from sfkeras.training.loop import run_training
+
+pytestmark = pytest.mark.slow  # several traced training runs
+
+BATCH = 4  # images per step: 0.004 kimg
+
+
+class Killed(Exception):
+    """Stands for SIGKILL: nothing after the raising step runs (no final checkpoint)."""
+
+
+@pytest.fixture(autouse=True)
+def fake_metrics(monkeypatch):
+    monkeypatch.setattr(loop, "_evaluate", lambda trainer, metrics: {"fid1k": 1.0})
+    monkeypatch.setattr(loop, "_record_final_metrics", lambda *args: None)
+
+
+def _kill_at_call(monkeypatch, call: int) -> None:
+    run_step, calls = loop.Trainer.run_step, []
+
+    def killed_run_step(self, reals):
+        calls.append(1)
+        if len(calls) == call:
+            raise Killed
+        return run_step(self, reals)
+
+    monkeypatch.setattr(loop.Trainer, "run_step", killed_run_step)
+
+
+def _steps(out_dir, metric: str) -> list[float]:
+    table = out_dir / "log" / "dvclive" / "plots" / "metrics" / f"{metric}.tsv"
+    with table.open() as stream:
+        return [float(row["step"]) for row in csv.DictReader(stream, delimiter="\t")]
+
+
+def _tensorboard_steps(out_dir, tag: str) -> list[int]:
+    steps = []
+    for path in sorted((out_dir / "log" / "tensorboard").glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
+            steps += [event.step for value in event.summary.value if value.tag == tag]
+    return steps
+
+
+def _samples(out_dir) -> list[int]:
+    return sorted(int(p.stem[5:]) for p in (out_dir / "samples").glob("fakes*.png"))
+
+
+def _run(config, out_dir, kimg):
+    config = config.replace(train=config.train.replace(kimg=kimg))
+    return run_training(config, synthetic_dataset_fn(BATCH), out_dir,
+                        metrics_dataset_path="unused")
+
+
+def test_kill_after_a_checkpoint_then_resume_and_extend(tmp_path, monkeypatch):
+    # Log and snapshot every step, checkpoint and evaluate every two steps.
+    config = tiny_config(log_kimg=0.004, snapshot_kimg=0.004, checkpoint_kimg=0.008,
+                         metrics_kimg=0.008, r1_gamma=0.0)  # r1 off: one traced step
+    with monkeypatch.context() as patch:
+        _kill_at_call(patch, 4)  # after step 3: its rows are past the checkpoint (step 2)
+        with pytest.raises(Killed):
+            _run(config, tmp_path, kimg=0.016)
+    assert _steps(tmp_path, "loss/G") == [0.004, 0.008, 0.012]
+    assert _samples(tmp_path) == [4, 8, 12]
+
+    _run(config, tmp_path, kimg=0.016)  # resumes at 0.008
+    assert _steps(tmp_path, "metrics/fid1k") == [0.0, 0.008, 0.016]
+    assert _steps(tmp_path, "loss/G") == [0.004, 0.008, 0.012, 0.016]
+    assert _tensorboard_steps(tmp_path, "loss/G") == [4, 8, 12, 16]
+    assert _tensorboard_steps(tmp_path, "metrics/fid1k") == [0, 8, 16]
+    assert _samples(tmp_path) == [4, 8, 12, 16]
+
+    _run(config, tmp_path, kimg=0.024)  # a longer run continues the same history
+    assert _steps(tmp_path, "metrics/fid1k") == [0.0, 0.008, 0.016, 0.024]
+    assert _steps(tmp_path, "loss/G") == [0.004, 0.008, 0.012, 0.016, 0.020, 0.024]
+    assert _tensorboard_steps(tmp_path, "loss/G") == [4, 8, 12, 16, 20, 24]
+    assert _samples(tmp_path) == [4, 8, 12, 16, 20, 24]
+    summary = (tmp_path / "log" / "dvclive" / "metrics.json").read_text()
+    assert '"step": 0.024' in summary
+
+    other = config.replace(train=config.train.replace(seed=1))  # another run: a new history
+    _run(other, tmp_path, kimg=0.004)
+    assert _steps(tmp_path, "loss/G") == [0.004]
+    assert _steps(tmp_path, "metrics/fid1k") == [0.0, 0.004]
+    assert _tensorboard_steps(tmp_path, "loss/G") == [4]
+    assert _samples(tmp_path) == [4]
