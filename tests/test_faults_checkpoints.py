@@ -175,7 +175,7 @@ def test_evaluate_a_run_without_readable_checkpoints_is_one_line(run_with_two_ge
     for step in (1, 2):
         _garbage_data(folder, step)
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({**config.to_dict(), "preset": "shapes16"}))
+    params.write_text(yaml.safe_dump(config.to_dict()))
     out = tmp_path / "eval"
     assert main(["evaluate", "--params", str(params), "--network", str(run),
                  "--out", str(out)]) == 4

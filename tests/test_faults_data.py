@@ -9,9 +9,9 @@ import struct
 
 import numpy as np
 import pytest
-import yaml
 
 from sfkeras.cli import main
+from sfkeras.config import preset_params_yaml
 from sfkeras.config.data import DataConfig, ShapesSourceConfig
 from sfkeras.data import DataError, iterate_uint8, load, load_manifest, prepare_dataset
 
@@ -94,7 +94,6 @@ def test_manifest_of_the_previous_format_asks_to_prepare_again(prepared):
 
 
 TRAIN_PARAMS = {
-    "preset": "shapes16",
     "data": {"name": "shapes", "resolution": 16},
     "generator": {"resolution": 16, "num_layers": [1, 1], "hidden": [32, 16], "depth": 16,
                   "z_dim": 16, "w_dim": 16, "linformer": False},
@@ -114,7 +113,7 @@ def test_training_on_a_damaged_shard_stops_with_one_line_and_writes_nothing(
         data = (prepared / SHARD).read_bytes()
         (prepared / SHARD).write_bytes(data[:_record_ends(data)[2]])
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(TRAIN_PARAMS))
+    params.write_text(preset_params_yaml("shapes16", TRAIN_PARAMS))
     run = tmp_path / "run"
     code = main(["train", "--params", str(params), "--data", str(prepared), "--out", str(run)])
     error = capsys.readouterr().err.strip().splitlines()[-1]

@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import pickle
+import re
 import zipfile
 
 import keras
@@ -16,6 +17,7 @@ from test_metrics_weights import _global, _str, _tuple, _write_archive
 
 from sfkeras import cli
 from sfkeras.cli import main
+from sfkeras.config import preset_params_yaml
 from sfkeras.convert.common import WeightImportError, load_state
 from sfkeras.metrics.generator_fn import load_generator_fn
 from sfkeras.metrics.inception_weights import InceptionWeightsError, load_inception_weights
@@ -27,6 +29,14 @@ def _run_config(tmp_path, text: str, capsys) -> tuple[int, list[str]]:
     params.write_text(text)
     code = main(["config", "--params", str(params)])
     return code, capsys.readouterr().err.strip().splitlines()
+
+
+def _with_train_value(key: str, value: str) -> str:
+    """The default params.yaml with ``train.<key>`` set to the YAML text ``value``."""
+    head, train = preset_params_yaml("shapes16").split("\ntrain:\n")
+    train, count = re.subn(rf"^  {key}: .*$", f"  {key}: {value}", train, count=1, flags=re.M)
+    assert count == 1
+    return f"{head}\ntrain:\n{train}"
 
 
 # --- configuration ----------------------------------------------------------------------
@@ -43,7 +53,7 @@ def test_yaml_syntax_error_is_one_line_with_file_line_and_column(tmp_path, capsy
 @pytest.mark.parametrize("key, value", [("kimg", ".nan"), ("g_lr", ".inf"),
                                         ("divergence_loss", "-.inf")])
 def test_non_finite_numbers_are_refused_naming_the_key(tmp_path, capsys, key, value):
-    code, error = _run_config(tmp_path, f"train:\n  {key}: {value}\n", capsys)
+    code, error = _run_config(tmp_path, _with_train_value(key, value), capsys)
     assert code == 2
     assert len(error) == 1
     assert error[0].startswith(f"sfkeras: configuration error: train.{key}: expected a "
@@ -52,7 +62,7 @@ def test_non_finite_numbers_are_refused_naming_the_key(tmp_path, capsys, key, va
 
 def test_divergence_guard_can_be_turned_off_with_null(tmp_path, capsys):
     params = tmp_path / "params.yaml"
-    params.write_text("train:\n  divergence_loss: null\n")
+    params.write_text(_with_train_value("divergence_loss", "null"))
     assert main(["config", "--params", str(params)]) == 0
     assert yaml.safe_load(capsys.readouterr().out)["train"]["divergence_loss"] is None
 
@@ -66,7 +76,7 @@ def _refuse_to_compute(*args, **kwargs):
 def test_evaluate_into_an_unwritable_path_fails_before_computing(tmp_path, capsys,
                                                                  monkeypatch):
     monkeypatch.setattr(cli, "_generator_fn", _refuse_to_compute)
-    (tmp_path / "params.yaml").write_text("preset: shapes16\n")
+    (tmp_path / "params.yaml").write_text(preset_params_yaml("shapes16"))
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     out = blocker / "eval"  # below a file: cannot be created
@@ -81,7 +91,7 @@ def test_evaluate_into_an_unwritable_path_fails_before_computing(tmp_path, capsy
 def test_evaluate_into_a_read_only_folder_fails_before_computing(tmp_path, capsys,
                                                                  monkeypatch):
     monkeypatch.setattr(cli, "_generator_fn", _refuse_to_compute)
-    (tmp_path / "params.yaml").write_text("preset: shapes16\n")
+    (tmp_path / "params.yaml").write_text(preset_params_yaml("shapes16"))
     out = tmp_path / "eval"
     out.mkdir(mode=0o555)
     code = main(["evaluate", "--params", str(tmp_path / "params.yaml"), "--out", str(out)])

@@ -16,11 +16,10 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-import yaml
 from training_setup import synthetic_dataset_fn, tiny_config
 
 from sfkeras.cli import main
-from sfkeras.config import config_from_params
+from sfkeras.config import config_from_params, load_config, preset_params_yaml
 from sfkeras.config.data import DataConfig, ShapesSourceConfig
 from sfkeras.data import prepare_dataset
 from sfkeras.errors import EXIT_INTERRUPTED
@@ -30,8 +29,8 @@ from sfkeras.training.loop import run_training
 from sfkeras.training.run_lock import run_folder_lock
 
 TIMEOUT_S = 600
+PRESET = "shapes16"
 PARAMS = {
-    "preset": "shapes16",
     "data": {"name": "shapes", "resolution": 16},
     "generator": {"resolution": 16, "num_layers": [1, 1], "hidden": [32, 16], "depth": 16,
                   "z_dim": 16, "w_dim": 16, "linformer": False},
@@ -52,7 +51,7 @@ def prepared(tmp_path_factory) -> pathlib.Path:
 def _params(folder: pathlib.Path, **train) -> pathlib.Path:
     params = {**PARAMS, "train": {**PARAMS["train"], **train}}
     path = folder / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
+    path.write_text(preset_params_yaml(PRESET, params))
     return path
 
 
@@ -82,7 +81,7 @@ def _finish(process: subprocess.Popen) -> tuple[int, str, str]:
 
 
 def _latest_step(run: pathlib.Path, params: pathlib.Path) -> int:
-    config = config_from_params(yaml.safe_load(params.read_text()))
+    config = load_config(params)
     latest = tf.train.latest_checkpoint(str(run_checkpoint_dir(run, config)))
     return int(latest.rsplit("-", 1)[1])
 
@@ -180,7 +179,7 @@ def test_sigint_and_sigterm_save_a_checkpoint_and_exit_130_then_resume(prepared,
 # --- kill -9 ------------------------------------------------------------------------------
 
 def _checkpoint_tensors(run: pathlib.Path, params: pathlib.Path) -> dict[str, np.ndarray]:
-    config = config_from_params(yaml.safe_load(params.read_text()))
+    config = load_config(params)
     latest = tf.train.latest_checkpoint(str(run_checkpoint_dir(run, config)))
     reader = tf.train.load_checkpoint(latest)
     return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(latest)
