@@ -26,3 +26,28 @@ class SfkerasError(Exception):
 
 #: Exit status of a command stopped by SIGINT or SIGTERM (after saving what it could).
 EXIT_INTERRUPTED = 130
+
+
+class MissingFileError(SfkerasError, FileNotFoundError):
+    """An input file or folder the command needs does not exist."""
+
+    exit_code = 10
+    kind = "missing file"
+
+
+#: Exit status of an unexpected exception (a bug): one line, "rerun with --debug".
+EXIT_UNEXPECTED = 1
+
+#: Every exit status of the ``sfkeras`` command and what it means (``sfkeras --help``
+#: prints it; a test checks that every :class:`SfkerasError` kind is listed).
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    EXIT_UNEXPECTED: "unexpected error (a bug: rerun with --debug and report the traceback)",
+    2: "config error: a key of params.yaml or a command-line argument is invalid",
+    3: "data error: the data set cannot be read or prepared",
+    4: "checkpoint mismatch: a run folder's checkpoint belongs to another configuration",
+    5: "non-finite loss: training diverged",
+    6: "weights error: a weights file or snapshot cannot be read, is refused, or does not fit",
+    MissingFileError.exit_code: "missing file: an input file or folder does not exist",
+    EXIT_INTERRUPTED: "interrupted (SIGINT or SIGTERM)",
+}
