@@ -8,7 +8,7 @@ from PIL import Image
 
 from sfkeras.config import RenderConfig
 from sfkeras.images import save_png
-from sfkeras.models import load_generator
+from sfkeras.loading import load_generator
 from sfkeras.render import figures
 
 
