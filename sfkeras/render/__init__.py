@@ -4,32 +4,27 @@ from __future__ import annotations
 
 import pathlib
 
-from PIL import Image
-
 from sfkeras.config import RenderConfig
 from sfkeras.images import save_png
 from sfkeras.loading import load_generator
 from sfkeras.render import figures
-
-
-def save_gif(frames, path: pathlib.Path, frame_ms: int = 80) -> pathlib.Path:
-    """Write ``[T, H, W, 3]`` uint8 frames as a looping animated GIF."""
-    images = [Image.fromarray(frame) for frame in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
-    return path
+from sfkeras.render.video import save_gif, save_mp4
 
 
 def render_all(config: RenderConfig, network: pathlib.Path,
                out_dir: pathlib.Path) -> dict[str, pathlib.Path]:
     """Render every figure of ``config`` from the generator in ``network`` (.keras).
 
-    Writes ``grid.png``, ``truncation.png``, ``style_mixing.png``, ``interpolation.gif``
-    and ``attention.png`` into ``out_dir``; returns their paths by name.
+    Writes ``grid.png``, ``truncation.png``, ``style_mixing.png``, ``interpolation.mp4``
+    (and the same frames as ``interpolation.gif``) and ``attention.png`` into
+    ``out_dir``; returns their paths by name.
     """
     generator = load_generator(network)
     out_dir.mkdir(parents=True, exist_ok=True)
     seeds = range(config.grid_seeds)
     sweep_seeds = range(min(config.grid_seeds, 6))
+    frames = figures.interpolation(generator, config.interpolation_seeds,
+                                   config.interpolation_frames)
     outputs = {
         "grid": save_png(figures.sample_grid(generator, seeds), out_dir / "grid.png"),
         "truncation": save_png(
@@ -39,10 +34,8 @@ def render_all(config: RenderConfig, network: pathlib.Path,
             figures.style_mixing_grid(generator, config.mixing_row_seeds,
                                       config.mixing_col_seeds, config.mixing_from_layer),
             out_dir / "style_mixing.png"),
-        "interpolation": save_gif(
-            figures.interpolation(generator, config.interpolation_seeds,
-                                  config.interpolation_frames),
-            out_dir / "interpolation.gif"),
+        "interpolation": save_gif(frames, out_dir / "interpolation.gif"),
+        "interpolation_mp4": save_mp4(frames, out_dir / "interpolation.mp4"),
         "attention": save_png(
             figures.attention_overlay(generator, config.attention_seed, config.attention_layer,
                                       config.attention_pixels),
