@@ -70,7 +70,7 @@ def storage_array(raw: bytes, storage_type: StorageType, numel: int, byteorder: 
     dtype = storage_type.dtype.newbyteorder("<" if byteorder == "little" else ">")
     if len(raw) != numel * dtype.itemsize:
         raise TorchPickleError(f"storage {where} has {len(raw)} bytes, expected {numel} "
-                               f"values of {storage_type.name}")
+                               f"{storage_type.dtype.name} values ({storage_type.name})")
     return np.frombuffer(raw, dtype=dtype).astype(storage_type.dtype, copy=False)
 
 

@@ -135,6 +135,10 @@ def read_torchscript(path: str | pathlib.Path) -> ScriptModule:
                 byteorder = archive.read(f"{root}/byteorder").decode().strip()
             with archive.open(pickles[0]) as file:
                 module = _TorchScriptUnpickler(file, archive, root, byteorder).load()
+    except TorchScriptError:
+        raise
+    except TorchPickleError as error:  # a refused global or a malformed tensor
+        raise TorchScriptError(f"{path}: {error}") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as error:
         raise TorchScriptError(
             f"{path} is not a readable TorchScript archive (corrupt or truncated zip): {error}"
