@@ -65,13 +65,16 @@ def test_render_all_writes_every_figure(generator, tmp_path):
                           interpolation_seeds=(0, 1), interpolation_frames=3,
                           attention_pixels=((1, 1),))
     paths = render_all(config, network, tmp_path / "render")
-    sizes = {name: Image.open(path).size for name, path in paths.items()}
+    sizes = {name: Image.open(path).size for name, path in paths.items()
+             if path.suffix != ".mp4"}
     assert sizes["grid"] == (32, 32)
     assert sizes["truncation"] == (32, 64)
     assert sizes["style_mixing"] == (32, 48)
     assert sizes["attention"][1] == 16
     gif = Image.open(paths["interpolation"])
     assert gif.n_frames == 6 and gif.size == (16, 16)
+    assert paths["interpolation_mp4"].name == "interpolation.mp4"
+    assert paths["interpolation_mp4"].stat().st_size > 0
 
 
 def test_render_all_explains_a_missing_network(tmp_path):
