@@ -100,10 +100,10 @@ def _cmd_generate(args: argparse.Namespace) -> None:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> None:
-    from sfkeras.data import prepare_dataset
+    from sfkeras.data import load_manifest, prepare_dataset, summarize
 
     config = load_config(args.params)
-    prepare_dataset(config.data, root=args.out)
+    print(summarize(load_manifest(prepare_dataset(config.data, root=args.out))))
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -230,8 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _exit_codes() -> str:
     """The ``--help`` epilog: every exit status and its meaning."""
-    rows = "\n".join(f"  {code:3d}  {meaning}" for code, meaning in EXIT_CODES.items())
-    return f"exit codes:\n{rows}\n  (a usage error of the command line also exits with 2)"
+    rows = "\n".join(f"  {code:3d}  {kind + ': ' if kind else ''}{meaning}"
+                     for code, (kind, meaning) in EXIT_CODES.items())
+    return f"exit codes (errors print one line 'sfkeras: <kind>: <message>'):\n{rows}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,16 +38,18 @@ class MissingFileError(SfkerasError, FileNotFoundError):
 #: Exit status of an unexpected exception (a bug): one line, "rerun with --debug".
 EXIT_UNEXPECTED = 1
 
-#: Every exit status of the ``sfkeras`` command and what it means (``sfkeras --help``
-#: prints it; a test checks that every :class:`SfkerasError` kind is listed).
-EXIT_CODES: dict[int, str] = {
-    0: "success",
-    EXIT_UNEXPECTED: "unexpected error (a bug: rerun with --debug and report the traceback)",
-    2: "config error: a key of params.yaml or a command-line argument is invalid",
-    3: "data error: the data set cannot be read or prepared",
-    4: "checkpoint mismatch: a run folder's checkpoint belongs to another configuration",
-    5: "non-finite loss: training diverged",
-    6: "weights error: a weights file or snapshot cannot be read, is refused, or does not fit",
-    MissingFileError.exit_code: "missing file: an input file or folder does not exist",
-    EXIT_INTERRUPTED: "interrupted (SIGINT or SIGTERM)",
+#: Every exit status of the ``sfkeras`` command: ``(kind, meaning)``, the kind being the
+#: words the command prints before the message. ``sfkeras --help`` prints this table and
+#: a test checks that every :class:`SfkerasError` subclass appears in it under its kind.
+EXIT_CODES: dict[int, tuple[str, str]] = {
+    0: ("", "success"),
+    EXIT_UNEXPECTED: ("unexpected error", "a bug: rerun with --debug and report the traceback"),
+    2: ("configuration error", "a key of params.yaml or a command-line value is invalid "
+        "(also argparse's usage errors)"),
+    3: ("data error", "the data set cannot be read or prepared"),
+    4: ("checkpoint error", "a run folder's checkpoints belong to another configuration"),
+    5: ("training diverged", "a loss became NaN or infinite"),
+    6: ("weights error", "a weights file or snapshot is unreadable, refused, or does not fit"),
+    MissingFileError.exit_code: ("missing file", "an input file or folder does not exist"),
+    EXIT_INTERRUPTED: ("", "interrupted by SIGINT or SIGTERM"),
 }

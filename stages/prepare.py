@@ -1,21 +1,13 @@
-"""DVC stage `prepare`: the ``data`` section of params.yaml -> ``data/prepared/<name>/``.
+"""DVC stage `prepare`: `sfkeras prepare` with the pipeline's default paths (see dvc.yaml).
 
 Outputs (see :mod:`sfkeras.data.prepare`): TFRecord shards of PNG images,
-``dataset.json`` (counts, resolution, source parameters, content hash) and ``preview.png``.
+``dataset.json`` (counts, resolution, source parameters, content hash) and ``preview.png``
+under ``data/prepared/<data.name>/``.
 """
 
 import sys
 
-from sfkeras.config import load_config
-from sfkeras.data import load_manifest, prepare_dataset, summarize
-
-
-def main() -> int:
-    config = load_config("params.yaml")
-    folder = prepare_dataset(config.data, "data/prepared")
-    print(summarize(load_manifest(folder)))
-    return 0
-
+from sfkeras.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["prepare"]))
