@@ -45,6 +45,13 @@ class TrainConfig(Section):
             poorly: on 2 cores, 2 replicas train 1.5-1.8x faster than 1 (bench_train). ``1``: one
             CPU device with TensorFlow's default threading. Needs ``strategy`` ``auto``
             or ``mirrored``; ignored when there are GPUs.
+        init_from: start a new run from trained weights (StyleGAN2-ADA's
+            ``--resume=pkl``): a generator ``.keras`` file (G and G_ema), a training run
+            folder (G, G_ema, D of its newest checkpoint) or an original
+            network-snapshot ``.pkl`` (G, G_ema, D); the architecture must match the
+            ``generator``/``discriminator`` sections. Optimisers, ADA p and the image
+            count start afresh. The source's content hash is part of the run key.
+            ``null``: random initialisation.
     """
 
     kimg: float = 100.0
@@ -73,6 +80,7 @@ class TrainConfig(Section):
     xla: bool = False
     strategy: Literal["auto", "mirrored", "multi_worker", "default"] = "auto"
     cpu_replicas: int = 1
+    init_from: str | None = None
 
     def validate(self) -> None:
         if self.kimg <= 0:

@@ -44,6 +44,7 @@ from sfkeras.training.checkpoint import (
 )
 from sfkeras.training.distribute import is_chief, per_replica_batch, select_strategy
 from sfkeras.training.ema import ema_beta, update_ema
+from sfkeras.training.init_from import initialise_from
 from sfkeras.training.logging import TrainingLogger
 from sfkeras.training.loss import LossSettings, StyleGAN2Loss
 from sfkeras.training.optim import build_lazy_adam
@@ -416,6 +417,10 @@ def run_training(
     if chief:
         print(f"resuming from {resumed} at kimg {int(trainer.cur_nimg.numpy()) / 1000:g}"
               if resumed else f"starting a new run in {checkpoint_dir}", flush=True)
+    if resumed is None and train_config.init_from is not None:
+        copied = initialise_from(trainer, train_config.init_from)
+        if chief:
+            print(f"initialised {', '.join(copied)} from {train_config.init_from}", flush=True)
     batches = iter(strategy.distribute_datasets_from_function(
         lambda context: dataset_fn(context).skip(start_step * _replicas_per_pipeline(context))))
     logger = TrainingLogger(out_dir / "log", total_kimg=train_config.kimg,
