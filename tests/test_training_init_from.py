@@ -99,7 +99,7 @@ def test_init_from_a_keras_generator_and_a_mismatched_architecture(source, tmp_p
 
 
 def test_init_from_an_original_snapshot():
-    from sfkeras.config import Config, DataConfig
+    from sfkeras.config import DataConfig
     from sfkeras.convert.discriminator import discriminator_config_from_official
     from sfkeras.convert.from_snapshot import (
         official_discriminator_config,
