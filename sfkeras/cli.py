@@ -99,6 +99,53 @@ def _cmd_generate(args: argparse.Namespace) -> None:
           + (f" (and {paths[-1].name})" if args.grid else ""))
 
 
+def _cmd_project(args: argparse.Namespace) -> None:
+    from sfkeras.loading import load_generator
+    from sfkeras.metrics.inception import load_fid_inception
+    from sfkeras.render import projector
+    from sfkeras.render.figures import mapped_ws
+    from sfkeras.render.generate import generate_images
+
+    if (args.target is None) == (args.target_seed is None):
+        raise ConfigError("project", "pass exactly one of --target and --target-seed")
+    generator = load_generator(args.network)
+    if args.target is not None:
+        from sfkeras.loading import check_exists
+
+        target = projector.load_target(check_exists(args.target, "target image"),
+                                       generator.resolution)
+    else:
+        true_ws = mapped_ws(generator, [args.target_seed])[0]
+        target = generate_images(generator, [args.target_seed])[0]
+    features = projector.inception_feature_model(load_fid_inception(_inception_weights(
+        args.inception_weights)))
+    schedule = projector.ProjectionSchedule(num_steps=args.num_steps)
+    every = max(1, args.num_steps // 10)
+
+    def progress(step: int, distance: float) -> None:
+        if (step + 1) % every == 0:
+            print(f"project: step {step + 1:4d}/{args.num_steps}  distance {distance:.4f}")
+
+    projection = projector.project(generator, target, features, schedule, seed=args.seed,
+                                   progress=progress)
+    paths = projector.save_projection(projection, target, generator, args.out, args.save_video)
+    print(f"project: final distance {projection.distances[-1]:.4f}; wrote "
+          + ", ".join(str(path) for path in paths.values()))
+    if args.target_seed is not None:
+        errors = projector.known_w_errors(projection, true_ws, target)
+        print(f"project: against the known w of seed {args.target_seed}: w rmse "
+              f"{errors['w_rmse']:.4f}, image PSNR {errors['psnr']:.2f} dB")
+
+
+def _inception_weights(path: str | None) -> pathlib.Path | None:
+    """The FID Inception weights: ``path``, else the pipeline's converted copy, else
+    ``None`` (the cache, fetched once)."""
+    if path is not None:
+        return pathlib.Path(path)
+    pipeline_weights = DATA / "inception" / INCEPTION_FILE
+    return pipeline_weights if pipeline_weights.is_file() else None
+
+
 def _cmd_prepare(args: argparse.Namespace) -> None:
     from sfkeras.data import load_manifest, prepare_dataset, summarize
 
@@ -132,9 +179,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     config = load_config(args.params)
     settings = config.evaluate
     data = pathlib.Path(args.data) if args.data else prepared_path(config)
-    pipeline_weights = DATA / "inception" / INCEPTION_FILE
-    weights = settings.inception_weights or (
-        pipeline_weights if pipeline_weights.is_file() else None)
+    weights = _inception_weights(settings.inception_weights)
     generator = load_generator_fn(args.network, settings.truncation_psi, config)
     results = evaluate_generator(
         generator, data, settings.metrics, z_dim=generator.z_dim,
@@ -204,6 +249,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--grid", action="store_true", help="also write grid.png of all images")
     sub.add_argument("--out", default="out", help="output folder (default ./out)")
 
+    sub = command("project", _cmd_project,
+                  "project an image into W (StyleGAN2-ADA's projector; perceptual distance "
+                  "on FID Inception features, offline)", params=False)
+    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"), help=NETWORK_HELP)
+    sub.add_argument("--target", help="target image file (cropped to a square, resized)")
+    sub.add_argument("--target-seed", type=int, help="instead of --target: the generator's "
+                     "own image of this seed, reporting how close the projection gets to "
+                     "its known w")
+    sub.add_argument("--num-steps", type=int, default=1000, help="optimisation steps "
+                     "(default 1000, as the original)")
+    sub.add_argument("--seed", type=int, default=0, help="seed of the initial noise maps")
+    sub.add_argument("--save-video", action="store_true",
+                     help="also write proj.mp4: the target beside the synthesis at each step")
+    sub.add_argument("--inception-weights", help="FID Inception weights (default: "
+                     "data/inception/inception_fid.npz if present, else the cache)")
+    sub.add_argument("--out", default="out", help="output folder (default ./out)")
     sub = command("prepare", _cmd_prepare, "prepare the data set named in params.yaml")
     sub.add_argument("--out", default=str(DATA / "prepared"), help="root of prepared data sets")
     sub = command("train", _cmd_train, "train (resumes from the latest checkpoint)")
