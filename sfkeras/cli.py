@@ -85,7 +85,7 @@ def _cmd_generate(args: argparse.Namespace) -> None:
 
     if (args.seeds is None) == (args.projected_w is None):
         raise ConfigError("generate", "pass exactly one of --seeds and --projected-w")
-    generator = load_generator(args.network)
+    generator = load_generator(args.network, saved_model=True)
     if args.projected_w:
         ws = generate.load_projected_ws(args.projected_w)
         images = generate.generate_images(generator, noise_mode=args.noise_mode, ws=ws)
@@ -240,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output folder (--snapshot) or .keras file (--state)")
     sub = command("generate", _cmd_generate,
                   "images by seed (seed0000.png, ...) or from projected w", params=False)
-    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"), help=NETWORK_HELP)
+    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"),
+                     help=NETWORK_HELP + ", or a SavedModel folder (constant noise)")
     sub.add_argument("--seeds", help="seeds and inclusive ranges, e.g. 0-99,120")
     sub.add_argument("--projected-w", help="projected_w.npz written by 'sfkeras project'")
     sub.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1)")

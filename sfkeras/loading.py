@@ -7,9 +7,10 @@
   configuration's run, or of any run without one);
 - an original network snapshot ``network-snapshot-*.pkl`` (read without torch).
 
-A SavedModel folder holds signatures, not a Keras model: the commands that accept one
-use :func:`sfkeras.metrics.generator_fn.load_generator_fn`, which reads SavedModels
-itself and every other source through :func:`load_generator`.
+A SavedModel folder (:mod:`sfkeras.export`) holds signatures, not a Keras model: with
+``saved_model=True`` it is returned as an :class:`ExportedGenerator` (mapping and
+synthesis with constant noise, uint8 images); the evaluator reads it through
+:func:`sfkeras.metrics.generator_fn.load_generator_fn`.
 """
 
 from __future__ import annotations
@@ -37,13 +38,49 @@ def check_exists(path: str | pathlib.Path, what: str = "generator") -> pathlib.P
     return path
 
 
-def load_generator(source: str | pathlib.Path, config=None):
+class ExportedGenerator:
+    """The ``mapping`` and ``synthesis`` signatures of an exported SavedModel.
+
+    Attributes:
+        z_dim, num_ws, w_dim: as the generator's.
+    """
+
+    def __init__(self, path: pathlib.Path):
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(str(path))
+        missing = {"mapping", "synthesis"} - set(loaded.signatures)
+        if missing:
+            raise WeightImportError(f"{path}: the SavedModel lacks the {sorted(missing)} "
+                                    "signatures of sfkeras export; export it again")
+        self._mapping = loaded.signatures["mapping"]
+        self._synthesis = loaded.signatures["synthesis"]
+        ws_shape = self._synthesis.structured_input_signature[1]["ws"].shape
+        self.num_ws, self.w_dim = int(ws_shape[1]), int(ws_shape[2])
+        self.z_dim = int(self._mapping.structured_input_signature[1]["z"].shape[1])
+
+    def mapping(self, z, truncation_psi: float = 1.0):
+        """``z [N, z_dim] -> ws [N, num_ws, w_dim]`` float32."""
+        import tensorflow as tf
+
+        return self._mapping(z=tf.constant(z, tf.float32),
+                             truncation_psi=tf.constant(truncation_psi, tf.float32))["ws"]
+
+    def images(self, ws):
+        """``ws -> uint8 images [N, H, W, C]`` (constant noise)."""
+        import tensorflow as tf
+
+        return self._synthesis(ws=tf.constant(ws, tf.float32))["images"].numpy()
+
+
+def load_generator(source: str | pathlib.Path, config=None, *, saved_model: bool = False):
     """G_ema of ``source`` as a :class:`~sfkeras.models.Generator`.
 
     Args:
         source: see the module docstring.
         config: for a run folder, the :class:`~sfkeras.config.Config` whose run to read
             (``None``: the most recently written run).
+        saved_model: accept a SavedModel folder too, returned as :class:`ExportedGenerator`.
 
     Raises:
         MissingFileError: ``source`` does not exist.
@@ -52,6 +89,8 @@ def load_generator(source: str | pathlib.Path, config=None):
         SnapshotError: an unreadable or refused snapshot.
     """
     path = check_exists(source)
+    if saved_model and is_saved_model(path):
+        return ExportedGenerator(path)
     if (path / "checkpoints").is_dir():
         from sfkeras.training.checkpoint import load_generator_from_run
 

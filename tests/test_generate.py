@@ -81,3 +81,16 @@ def test_mp4_video_and_gif_fallback(tmp_path):
     assert len(list(reader)) == 5
     gif = save_video(frames, tmp_path / "walk.gif")
     assert Image.open(gif).n_frames == 5
+
+
+def test_generate_from_an_exported_saved_model(network, tmp_path):
+    from sfkeras.export import export_generator
+
+    saved_model = export_generator(network, tmp_path / "export")
+    for source, out in ((saved_model, "sm"), (network, "keras")):
+        assert main(["generate", "--network", str(source), "--seeds", "5", "--trunc", "0.5",
+                     "--out", str(tmp_path / out)]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "sm" / "seed0005.png")),
+                                  np.asarray(Image.open(tmp_path / "keras" / "seed0005.png")))
+    assert main(["generate", "--network", str(saved_model), "--seeds", "5", "--noise-mode",
+                 "random", "--out", str(tmp_path / "r")]) == 2

@@ -57,14 +57,22 @@ def generate_images(generator, seeds: Sequence[int] = (), truncation_psi: float 
     """uint8 images ``[N, H, W, C]`` of the seeds' latents (or of ``ws``).
 
     Args:
-        generator: a :class:`~sfkeras.models.Generator`.
+        generator: a :class:`~sfkeras.models.Generator`, or an
+            :class:`~sfkeras.loading.ExportedGenerator` (constant noise only).
         seeds: latent seeds (see :func:`sfkeras.images.z_from_seeds`).
         truncation_psi: ``w_avg + psi (w - w_avg)``.
         noise_mode: ``const``, ``random`` or ``none``.
         ws: ``[N, num_ws, w_dim]`` to synthesise instead of the seeds.
     """
+    from sfkeras.loading import ExportedGenerator
+
     if ws is None:
         ws = mapped_ws(generator, seeds, truncation_psi)
+    if isinstance(generator, ExportedGenerator):
+        if noise_mode != "const":
+            raise ConfigError("--noise-mode", f"{noise_mode!r}: a SavedModel synthesises "
+                              "with constant noise only; use const, or pass the .keras file")
+        return generator.images(ws)
     return synthesize(generator, ws, noise_mode=noise_mode)
 
 
