@@ -100,23 +100,20 @@ def _cmd_generate(args: argparse.Namespace) -> None:
 
 
 def _cmd_project(args: argparse.Namespace) -> None:
-    from sfkeras.loading import load_generator
+    from sfkeras.loading import check_exists, load_generator
     from sfkeras.metrics.inception import load_fid_inception
     from sfkeras.render import projector
-    from sfkeras.render.figures import mapped_ws
-    from sfkeras.render.generate import generate_images
+    from sfkeras.render.figures import mapped_ws, synthesize
 
     if (args.target is None) == (args.target_seed is None):
         raise ConfigError("project", "pass exactly one of --target and --target-seed")
     generator = load_generator(args.network)
     if args.target is not None:
-        from sfkeras.loading import check_exists
-
         target = projector.load_target(check_exists(args.target, "target image"),
                                        generator.resolution)
     else:
         true_ws = mapped_ws(generator, [args.target_seed])[0]
-        target = generate_images(generator, [args.target_seed])[0]
+        target = synthesize(generator, true_ws[None])[0]
     features = projector.inception_feature_model(load_fid_inception(_inception_weights(
         args.inception_weights)))
     schedule = projector.ProjectionSchedule(num_steps=args.num_steps)
@@ -124,7 +121,8 @@ def _cmd_project(args: argparse.Namespace) -> None:
 
     def progress(step: int, distance: float) -> None:
         if (step + 1) % every == 0:
-            print(f"project: step {step + 1:4d}/{args.num_steps}  distance {distance:.4f}")
+            print(f"project: step {step + 1:4d}/{args.num_steps}  distance {distance:.4f}",
+                  flush=True)
 
     projection = projector.project(generator, target, features, schedule, seed=args.seed,
                                    progress=progress)
