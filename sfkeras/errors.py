@@ -46,3 +46,34 @@ class TrainingInterrupted(SfkerasError):
 
     exit_code = EXIT_INTERRUPTED
     kind = "interrupted"
+
+
+class MissingFileError(SfkerasError, FileNotFoundError):
+    """An input file or folder the command needs does not exist."""
+
+    exit_code = 10
+    kind = "missing file"
+
+
+#: Exit status of an unexpected exception (a bug): one line, "rerun with --debug".
+EXIT_UNEXPECTED = 1
+
+#: Every exit status of the ``sfkeras`` command: ``(kind, meaning)``, the kind being the
+#: words the command prints before the message. ``sfkeras --help`` prints this table and
+#: a test checks that every :class:`SfkerasError` subclass appears in it under its kind.
+EXIT_CODES: dict[int, tuple[str, str]] = {
+    0: ("", "success"),
+    EXIT_UNEXPECTED: ("unexpected error", "a bug: rerun with --debug and report the traceback"),
+    2: ("configuration error", "a key of params.yaml or a command-line value is invalid "
+        "(also argparse's usage errors)"),
+    3: ("data error", "the data set cannot be read or prepared"),
+    4: ("checkpoint error", "a run folder's checkpoints belong to another configuration"),
+    5: ("training diverged", "a loss became NaN or infinite"),
+    6: ("weights error", "a weights file or snapshot is unreadable, refused, or does not fit"),
+    OutputError.exit_code: ("output error", "an output file or folder cannot be written"),
+    RunFolderInUseError.exit_code: ("run folder in use", "another process trains into the "
+                                    "same run folder"),
+    MissingFileError.exit_code: ("missing file", "an input file or folder does not exist"),
+    EXIT_INTERRUPTED: ("interrupted", "SIGINT or SIGTERM stopped training after a "
+                       "checkpoint of its last step"),
+}

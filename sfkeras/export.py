@@ -20,7 +20,7 @@ import shutil
 import keras
 import tensorflow as tf
 
-from sfkeras.models import load_generator
+from sfkeras.loading import load_generator
 
 NOISE_MODE = "const"
 

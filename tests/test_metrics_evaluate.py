@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from sfkeras.images import to_uint8
+from sfkeras.loading import load_generator
 from sfkeras.metrics import evaluate as evaluate_module
 from sfkeras.metrics.evaluate import RealImages, evaluate_generator, generated_images
 from sfkeras.metrics.generator_fn import load_generator_fn
@@ -163,27 +164,22 @@ def test_evaluate_reads_prepared_data_sets_only(tmp_path):
 
 # --- loading generators -------------------------------------------------------------
 
-@keras.saving.register_keras_serializable(package="sfkeras_tests")
-class TinyGenerator(keras.Model):
-    """``z [N, 4] -> images [N, 2, 2, 3]``; the truncation scales the latents."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.z_dim = 4
-        self.dense = keras.layers.Dense(12, activation="tanh")
-
-    def call(self, z, truncation_psi=1.0):
-        return keras.ops.reshape(self.dense(z * truncation_psi), (-1, 2, 2, 3))
-
-
 def test_load_keras_generator(tmp_path, rng):
-    model = TinyGenerator()
+    from sfkeras.config import GeneratorConfig
+    from sfkeras.models import Generator
+
+    model = Generator(GeneratorConfig(resolution=16, num_layers=(1, 1), hidden=(16, 8),
+                                      depth=8, z_dim=4, w_dim=8), seed=0)
     z = rng.normal(size=(3, 4)).astype(np.float32)
-    expected = keras.ops.convert_to_numpy(model(z, truncation_psi=0.5))
+    expected = keras.ops.convert_to_numpy(model(z, truncation_psi=0.5, noise_mode="const"))
     model.save(tmp_path / "G.keras")
     generator = load_generator_fn(tmp_path / "G.keras", truncation_psi=0.5)
     assert generator.z_dim == 4
-    np.testing.assert_allclose(generator(z), expected, rtol=1e-6)
+    loaded = load_generator(tmp_path / "G.keras")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(z, truncation_psi=0.5, noise_mode="const")),
+        expected, rtol=1e-6)
+    assert generator(z).shape == (3, 16, 16, 3)
 
 
 class _Exported(tf.Module):
@@ -219,6 +215,9 @@ def test_load_saved_model_generator(tmp_path, rng):
 def test_load_generator_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_generator_fn(tmp_path / "absent.keras")
+    (tmp_path / "G.h5").write_bytes(b"")
+    with pytest.raises(ValueError, match="expected a .keras file, a training run folder"):
+        load_generator_fn(tmp_path / "G.h5")
     (tmp_path / "G.pkl").write_bytes(b"")
-    with pytest.raises(ValueError, match="expected a .keras file or a SavedModel"):
+    with pytest.raises(ValueError, match="not a readable network snapshot"):
         load_generator_fn(tmp_path / "G.pkl")

@@ -66,7 +66,8 @@ def test_render_all_writes_every_figure(generator, tmp_path):
                           interpolation_seeds=(0, 1), interpolation_frames=3,
                           attention_pixels=((1, 1),))
     paths = render_all(config, network, tmp_path / "render")
-    sizes = {name: Image.open(path).size for name, path in paths.items()}
+    sizes = {name: Image.open(path).size for name, path in paths.items()
+             if path.suffix != ".mp4"}
     # Enlarged by the smallest integer factor that reaches 512 pixels: 32 -> x16.
     assert sizes["grid"] == (512, 512)
     assert sizes["truncation"] == (512, 1024)
@@ -77,6 +78,8 @@ def test_render_all_writes_every_figure(generator, tmp_path):
                                   figures.TITLE_HEIGHT + factor * 16)
     gif = Image.open(paths["interpolation"])
     assert gif.n_frames == 6 and gif.size == (512, 512)
+    assert paths["interpolation_mp4"].name == "interpolation.mp4"
+    assert paths["interpolation_mp4"].stat().st_size > 0
     grid = np.asarray(Image.open(paths["grid"]))
     np.testing.assert_array_equal(grid[::16, ::16], figures.sample_grid(generator, range(4)))
 

@@ -49,6 +49,13 @@ class TrainConfig(Section):
             for ``divergence_steps`` consecutive steps, keeping the last checkpoint taken
             before (``null``: never). Far above the losses of a healthy run (order 1).
         divergence_steps: consecutive steps beyond ``divergence_loss`` that stop the run.
+        init_from: start a new run from trained weights (StyleGAN2-ADA's
+            ``--resume=pkl``): a generator ``.keras`` file (G and G_ema), a training run
+            folder (G, G_ema, D of its newest checkpoint) or an original
+            network-snapshot ``.pkl`` (G, G_ema, D); the architecture must match the
+            ``generator``/``discriminator`` sections. Optimisers, ADA p and the image
+            count start afresh. The source's content hash is part of the run key.
+            ``null``: random initialisation.
     """
 
     kimg: float = 100.0
@@ -79,6 +86,7 @@ class TrainConfig(Section):
     cpu_replicas: int = 1
     divergence_loss: float | None = 1e4
     divergence_steps: int = 10
+    init_from: str | None = None
 
     def validate(self) -> None:
         if self.kimg <= 0:

@@ -1,11 +1,10 @@
 """Load a saved generator as the plain function the evaluator calls.
 
-Two formats are read here: a ``.keras`` file of a generator model (interface
-``G(z, truncation_psi=...) -> float images NHWC``, attribute ``G.z_dim``; random noise,
-as the original's metrics) and a SavedModel folder written by :mod:`sfkeras.export`
-(its ``generate`` signature ``z, truncation_psi -> uint8 images``, or else
-``serving_default``, ``z -> uint8 images``; constant noise). Training checkpoints are
-resolved to one of these by the caller.
+A SavedModel folder written by :mod:`sfkeras.export` is read here (its ``generate``
+signature ``z, truncation_psi -> uint8 images``, or else ``serving_default``,
+``z -> uint8 images``; constant noise); every other source (``.keras``, run folder,
+snapshot ``.pkl``) through :func:`sfkeras.loading.load_generator` (random noise, as the
+original's metrics).
 """
 
 from __future__ import annotations
@@ -35,41 +34,30 @@ class GeneratorFn:
         return np.asarray(self.generate(z))
 
 
-def load_generator_fn(path: str | os.PathLike, truncation_psi: float = 1.0) -> GeneratorFn:
-    """Load a generator from a ``.keras`` file or a SavedModel folder.
+def load_generator_fn(path: str | os.PathLike, truncation_psi: float = 1.0,
+                      config=None) -> GeneratorFn:
+    """Load a generator from a SavedModel folder or any source of
+    :func:`sfkeras.loading.load_generator`.
 
     Args:
-        path: ``<name>.keras`` (a model with ``z_dim`` and
-            ``call(z, truncation_psi=...)``), or a SavedModel folder with a ``generate``
-            (``z [N, z_dim], truncation_psi [] -> images uint8``) or ``serving_default``
-            (``z -> images``) signature.
+        path: a SavedModel folder with a ``generate`` (``z [N, z_dim], truncation_psi []
+            -> images uint8``) or ``serving_default`` (``z -> images``) signature, or a
+            ``.keras`` file, training run folder or network-snapshot ``.pkl``.
         truncation_psi: truncation applied by the generator (1: none). With only
             ``serving_default`` (no psi input) the exported truncation applies, and
             only 1 is accepted here.
+        config: for a run folder, the configuration whose run to read.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is neither, or lacks the expected interface.
+        MissingFileError: ``path`` does not exist.
+        ValueError: the source is none of these, or lacks the expected interface.
     """
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"generator not found: {path}")
-    if path.suffix == ".keras":
-        return _load_keras(path, truncation_psi)
-    if (path / "saved_model.pb").is_file():
+    from sfkeras.loading import check_exists, is_saved_model, load_generator
+
+    path = check_exists(path)
+    if is_saved_model(path):
         return _load_saved_model(path, truncation_psi)
-    raise ValueError(f"{path}: expected a .keras file or a SavedModel folder (saved_model.pb)")
-
-
-def _load_keras(path: pathlib.Path, truncation_psi: float) -> GeneratorFn:
-    import keras
-
-    import sfkeras.models  # noqa: F401  (registers the generator classes for loading)
-
-    model = keras.saving.load_model(path, compile=False)
-    if not hasattr(model, "z_dim"):
-        raise ValueError(f"{path}: the model has no 'z_dim'; is it a sfkeras generator?")
-    return keras_generator_fn(model, truncation_psi)
+    return keras_generator_fn(load_generator(path, config), truncation_psi)
 
 
 def keras_generator_fn(generator, truncation_psi: float = 1.0) -> GeneratorFn:

@@ -3,8 +3,8 @@
 A TorchScript file (``torch.jit.save``) is a zip holding ``<root>/data.pkl``, a pickle
 of the module tree, and ``<root>/data/<key>``, one raw little-endian storage per key.
 :func:`read_torchscript` unpickles ``data.pkl`` with a *restricted* unpickler that
-knows only the handful of globals such a file needs and refuses everything else, so
-reading a file can never run code:
+(:mod:`sfkeras.convert.torch_pickle`) that knows only the handful of globals such a
+file needs and refuses everything else, so reading a file can never run code:
 
 - ``torch._utils._rebuild_tensor_v2``: a tensor view (offset, size, stride) of a storage;
 - ``torch.FloatStorage``: the storage type named in persistent ids (float32 only);
@@ -16,7 +16,6 @@ reading a file can never run code:
 
 from __future__ import annotations
 
-import collections
 import pathlib
 import pickle
 import zipfile
@@ -26,14 +25,17 @@ from typing import Any
 
 import numpy as np
 
-from sfkeras.errors import SfkerasError
+from sfkeras.convert.torch_pickle import (
+    STORAGE_TYPES,
+    TENSOR_GLOBALS,
+    RestrictedUnpickler,
+    TorchPickleError,
+    storage_array,
+)
 
 
-class TorchScriptError(SfkerasError, ValueError):
+class TorchScriptError(TorchPickleError):
     """A file is not a readable TorchScript archive, or asks for a forbidden global."""
-
-    exit_code = 6
-    kind = "weights error"
 
 
 class ScriptModule:
@@ -63,94 +65,45 @@ class ScriptModule:
                 yield from value.named_tensors(path + ".")
 
 
-class _StorageType:
-    """Marker for ``torch.FloatStorage`` in persistent ids."""
-
-    dtype = "f4"
-
-
 def _build_intlist(values: list[int]) -> list[int]:
     return list(values)
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class _TorchScriptUnpickler(RestrictedUnpickler):
     """Unpickler for ``data.pkl`` that resolves storages from the archive."""
+
+    allowed_globals = {**TENSOR_GLOBALS, "torch.jit._pickle.build_intlist": _build_intlist}
+    file_kind = "a TorchScript parameter file"
 
     def __init__(self, file, archive: zipfile.ZipFile, root: str, byteorder: str):
         super().__init__(file)
         self._archive = archive
         self._root = root
-        self._byteorder = "<" if byteorder == "little" else ">"
+        self._byteorder = byteorder
         self._module_classes: dict[str, type[ScriptModule]] = {}
 
     def find_class(self, module: str, name: str) -> Any:
-        qualified = f"{module}.{name}"
-        if qualified == "torch._utils._rebuild_tensor_v2":
-            return _rebuild_tensor
-        if qualified == "torch.jit._pickle.build_intlist":
-            return _build_intlist
-        if qualified == "torch.FloatStorage":
-            return _StorageType
-        if qualified == "collections.OrderedDict":
-            return collections.OrderedDict
         if module.startswith("__torch__.") or module == "__torch__":
+            qualified = f"{module}.{name}"
             if qualified not in self._module_classes:
                 self._module_classes[qualified] = type(
                     name, (ScriptModule,), {"qualified_name": qualified}
                 )
             return self._module_classes[qualified]
-        raise TorchScriptError(
-            f"refusing to load global '{qualified}': a TorchScript parameter file needs "
-            "only tensors, float storages, int lists and __torch__ module records"
-        )
+        return super().find_class(module, name)
 
     def persistent_load(self, pid: Any) -> np.ndarray:
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
             raise TorchScriptError(f"unsupported persistent id {pid!r}")
         _, storage_type, key, _location, numel = pid
-        if storage_type is not _StorageType:
+        if storage_type is not STORAGE_TYPES["torch.FloatStorage"]:
             raise TorchScriptError(f"unsupported storage type {storage_type!r} (float32 only)")
         member = f"{self._root}/data/{key}"
         try:
             raw = self._archive.read(member)
         except KeyError:
             raise TorchScriptError(f"storage '{member}' is missing from the archive") from None
-        dtype = np.dtype(self._byteorder + _StorageType.dtype)
-        if len(raw) != numel * dtype.itemsize:
-            raise TorchScriptError(
-                f"storage '{member}' has {len(raw)} bytes, expected {numel} float32 values"
-            )
-        return np.frombuffer(raw, dtype=dtype)
-
-
-def _rebuild_tensor(
-    storage: np.ndarray,
-    storage_offset: int,
-    size: tuple[int, ...],
-    stride: tuple[int, ...],
-    requires_grad: bool = False,
-    backward_hooks: Any = None,
-    metadata: Any = None,
-) -> np.ndarray:
-    """A contiguous native-endian float32 copy of the view ``storage[offset; size; stride]``."""
-    del requires_grad, backward_hooks, metadata  # no autograd here
-    size, stride = tuple(size), tuple(stride)
-    if len(size) != len(stride) or any(s < 0 for s in size + stride) or storage_offset < 0:
-        raise TorchScriptError(f"invalid tensor view: size {size}, stride {stride}")
-    if 0 not in size:
-        last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
-        if last >= storage.size:
-            raise TorchScriptError(
-                f"tensor view (offset {storage_offset}, size {size}, stride {stride}) "
-                f"overruns its storage of {storage.size} values"
-            )
-    view = np.lib.stride_tricks.as_strided(
-        storage[storage_offset:],
-        shape=size,
-        strides=tuple(s * storage.itemsize for s in stride),
-        writeable=False,
-    )
-    return np.ascontiguousarray(view, dtype=np.float32)
+        return storage_array(raw, storage_type, numel, self._byteorder, f"'{member}'")
 
 
 def read_torchscript(path: str | pathlib.Path) -> ScriptModule:
@@ -181,7 +134,11 @@ def read_torchscript(path: str | pathlib.Path) -> ScriptModule:
             if f"{root}/byteorder" in archive.namelist():
                 byteorder = archive.read(f"{root}/byteorder").decode().strip()
             with archive.open(pickles[0]) as file:
-                module = _RestrictedUnpickler(file, archive, root, byteorder).load()
+                module = _TorchScriptUnpickler(file, archive, root, byteorder).load()
+    except TorchScriptError:
+        raise
+    except TorchPickleError as error:  # a refused global or a malformed tensor
+        raise TorchScriptError(f"{path}: {error}") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as error:
         raise TorchScriptError(
             f"{path} is not a readable TorchScript archive (corrupt or truncated zip): {error}"

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import pathlib
-
-from PIL import Image
 
 from sfkeras.config import RenderConfig
 from sfkeras.images import enlarge, save_png
-from sfkeras.models import load_generator
+from sfkeras.loading import load_generator
 from sfkeras.progress import progress_bar
 from sfkeras.render import figures
-
-
-def save_gif(frames, path: pathlib.Path, frame_ms: int = 80) -> pathlib.Path:
-    """Write ``[T, H, W, 3]`` uint8 frames as a looping animated GIF."""
-    images = [Image.fromarray(frame) for frame in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
-    return path
+from sfkeras.render.video import save_gif, save_mp4
 
 
 def render_all(config: RenderConfig, network: pathlib.Path,
                out_dir: pathlib.Path) -> dict[str, pathlib.Path]:
     """Render every figure of ``config`` from the generator in ``network`` (.keras).
 
-    Writes ``grid.png``, ``truncation.png``, ``style_mixing.png``, ``interpolation.gif``
-    and ``attention.png`` into ``out_dir``, enlarged (nearest neighbour) to at least
+    Writes ``grid.png``, ``truncation.png``, ``style_mixing.png``, ``interpolation.mp4``
+    (and the same frames as ``interpolation.gif``) and ``attention.png`` into
+    ``out_dir``, enlarged (nearest neighbour) to at least
     :data:`~sfkeras.images.DISPLAY_WIDTH` pixels wide, the attention maps labelled;
     returns their paths by name.
     """
@@ -33,6 +27,8 @@ def render_all(config: RenderConfig, network: pathlib.Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     seeds = range(config.grid_seeds)
     sweep_seeds = range(min(config.grid_seeds, 6))
+    frames = functools.cache(lambda: enlarge(figures.interpolation(
+        generator, config.interpolation_seeds, config.interpolation_frames)))
     figures_to_render = {
         "grid": lambda: save_png(enlarge(figures.sample_grid(generator, seeds)),
                                  out_dir / "grid.png"),
@@ -43,10 +39,8 @@ def render_all(config: RenderConfig, network: pathlib.Path,
             figures.style_mixing_grid(generator, config.mixing_row_seeds,
                                       config.mixing_col_seeds, config.mixing_from_layer)),
             out_dir / "style_mixing.png"),
-        "interpolation": lambda: save_gif(enlarge(
-            figures.interpolation(generator, config.interpolation_seeds,
-                                  config.interpolation_frames)),
-            out_dir / "interpolation.gif"),
+        "interpolation": lambda: save_gif(frames(), out_dir / "interpolation.gif"),
+        "interpolation_mp4": lambda: save_mp4(frames(), out_dir / "interpolation.mp4"),
         "attention": lambda: save_png(
             figures.labelled_attention(generator, config.attention_seed,
                                        config.attention_layer, config.attention_pixels),

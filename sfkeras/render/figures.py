@@ -28,11 +28,12 @@ def mapped_ws(generator, seeds: Sequence[int], truncation_psi: float = 1.0) -> n
     return ops.convert_to_numpy(generator.mapping(z, truncation_psi=truncation_psi))
 
 
-def synthesize(generator, ws: np.ndarray, batch_size: int = 16) -> np.ndarray:
+def synthesize(generator, ws: np.ndarray, batch_size: int = 16,
+               noise_mode: str = NOISE_MODE) -> np.ndarray:
     """uint8 images ``[N, H, W, C]`` of ``ws [N, num_ws, w_dim]``, in batches."""
     batches = [
         to_uint8(ops.convert_to_numpy(generator.synthesis(ws[i : i + batch_size],
-                                                          noise_mode=NOISE_MODE)))
+                                                          noise_mode=noise_mode)))
         for i in range(0, len(ws), batch_size)
     ]
     return np.concatenate(batches)

@@ -83,10 +83,17 @@ def trajectory_config(config: Config) -> dict[str, Any]:
     """The configuration that determines a run's trajectory, as plain JSON values.
 
     The ``data``, ``generator``, ``discriminator`` and ``augment`` sections and the
-    ``train`` section without :data:`RUN_MANAGEMENT_FIELDS`.
+    ``train`` section without :data:`RUN_MANAGEMENT_FIELDS`, ``train.init_from`` by the
+    content hash of its source (a changed source starts a new run).
     """
     train = {key: value for key, value in config.train.to_dict().items()
              if key not in RUN_MANAGEMENT_FIELDS}
+    if config.train.init_from is None:
+        del train["init_from"]  # keeps the run keys of runs without it
+    else:
+        from sfkeras.training.init_from import source_digest
+
+        train["init_from"] = source_digest(config.train.init_from)
     sections = {"data": config.data.to_dict(), "generator": config.generator.to_dict(),
                 "discriminator": config.discriminator.to_dict(),
                 "augment": config.augment.to_dict(), "train": train}
@@ -228,6 +235,38 @@ class TrainingCheckpoint:
                 "params.yaml, or use another output folder to train from scratch")
 
 
+def newest_checkpoint(run_dir: str | pathlib.Path, config: Config | None = None
+                      ) -> tuple[str, dict[str, Any]]:
+    """The newest checkpoint of a run folder and the configuration stored beside it.
+
+    Args:
+        run_dir: the training output folder (holding ``checkpoints/<run key>/``).
+        config: whose run to read; ``None``: the most recently written checkpoint of any
+            run in ``run_dir``.
+
+    Returns:
+        ``(checkpoint prefix, run config)``, the run config as :func:`trajectory_config`.
+
+    Raises:
+        FileNotFoundError: no checkpoint (of ``config``'s run, if given).
+    """
+    checkpoints = pathlib.Path(run_dir) / "checkpoints"
+    if config is not None:
+        prefixes = checkpoint_prefixes(run_checkpoint_dir(run_dir, config))
+        latest = prefixes[-1] if prefixes else None
+        if latest is None:
+            raise FileNotFoundError(
+                f"no checkpoint of this configuration's run (key {run_key(config)}) in "
+                f"{checkpoints}: train first, or pass no config for the newest run")
+        return latest, trajectory_config(config)
+    candidates = [prefixes[-1] for d in checkpoints.glob("*/")
+                  if (prefixes := checkpoint_prefixes(d))]
+    if not candidates:
+        raise FileNotFoundError(f"no training checkpoint in {checkpoints}")
+    latest = max(candidates, key=lambda c: pathlib.Path(c + ".index").stat().st_mtime)
+    return latest, json.loads((pathlib.Path(latest).parent / RUN_CONFIG_FILE).read_text())
+
+
 def load_generator_from_run(run_dir: str | pathlib.Path, config: Config | None = None
                             ) -> Generator:
     """G_ema of the newest checkpoint of a training run folder.
@@ -359,6 +398,20 @@ def _write_state(directory: pathlib.Path, prefixes: Sequence[str]) -> None:
 def _index_time(prefix: str) -> float:
     index = pathlib.Path(prefix + ".index")
     return index.stat().st_mtime if index.exists() else time.time()
+
+
+def restore_networks(checkpoint: str, **networks) -> None:
+    """Restore the variables of ``networks`` (checkpoint group name -> model, e.g.
+    ``generator_ema=G``) from a training checkpoint, leaving its other groups unread.
+
+    Raises:
+        AssertionError, ValueError: a network's variables do not match the group's
+            (count or shapes).
+    """
+    tracked = {name: [_tf_variable(v) for v in network.variables]
+               for name, network in networks.items()}
+    tf.train.Checkpoint(**tracked).restore(checkpoint).expect_partial() \
+        .assert_existing_objects_matched()
 
 
 def _tf_variable(variable):

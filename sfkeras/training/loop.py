@@ -47,6 +47,7 @@ from sfkeras.training.checkpoint import (
 from sfkeras.training.distribute import is_chief, per_replica_batch, select_strategy
 from sfkeras.training.ema import ema_beta, update_ema
 from sfkeras.training.guards import DivergenceGuard
+from sfkeras.training.init_from import initialise_from
 from sfkeras.training.interrupts import (
     raise_if_stop_requested,
     stop_on_signals,
@@ -446,6 +447,10 @@ def run_training(
     if chief:
         print(f"resuming from {resumed} at kimg {int(trainer.cur_nimg.numpy()) / 1000:g}"
               if resumed else f"starting a new run in {checkpoint_dir}", flush=True)
+    if resumed is None and train_config.init_from is not None:
+        copied = initialise_from(trainer, train_config.init_from)
+        if chief:
+            print(f"initialised {', '.join(copied)} from {train_config.init_from}", flush=True)
     batches = iter(strategy.distribute_datasets_from_function(
         lambda context: dataset_fn(context).skip(start_step * _replicas_per_pipeline(context))))
     metrics = None if metrics_dataset_path is None else TrainingMetrics(

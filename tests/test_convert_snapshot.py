@@ -1,0 +1,146 @@
+"""Network snapshots of the original read without torch: parity of G_ema and D, the
+command line, and refusal of pickles that would run code."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import types
+from unittest import mock
+
+import numpy as np
+import pytest
+from conftest import FIXTURES, REPO_ROOT
+
+from sfkeras.cli import main
+from sfkeras.convert.snapshot import SnapshotError, read_snapshot
+
+SNAPSHOT = FIXTURES / "snapshot_small32.pkl"
+
+# Runs in a fresh interpreter where `import torch` fails, then prints the errors as JSON.
+PARITY_SCRIPT = """
+import json, sys
+sys.modules["torch"] = None
+import numpy as np
+from sfkeras.convert.from_snapshot import networks_from_snapshot
+nets = networks_from_snapshot(sys.argv[1])
+ref = np.load(sys.argv[2])
+generator, discriminator = nets["G_ema"], nets["D"]
+ws = np.asarray(generator.mapping(ref["z"]))
+img = np.asarray(generator.synthesis(ws, noise_mode="const"))
+real = ref["img"].transpose(0, 2, 3, 1)
+logits = np.asarray(discriminator(real)).reshape(-1)
+print(json.dumps({
+    "ws": float(np.abs(ws - ref["ws"]).max()),
+    "img": float(np.abs(img - real).max()),
+    "logits": float(np.abs(logits - ref["logits"].reshape(-1)).max()),
+    "g_differs": bool(any(not np.array_equal(a, b) for a, b in zip(
+        nets["G"].get_weights(), generator.get_weights()))),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def snapshot_path():
+    if not SNAPSHOT.exists():
+        pytest.skip(f"reference snapshot {SNAPSHOT} is absent")
+    return SNAPSHOT
+
+
+def test_snapshot_networks_match_the_original_without_torch(snapshot_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", PARITY_SCRIPT, str(snapshot_path),
+         str(snapshot_path.with_suffix(".npz"))],
+        capture_output=True, text=True, env=env, check=True, timeout=300)
+    errors = json.loads(result.stdout.strip().splitlines()[-1])
+    assert errors["ws"] <= 1e-4
+    assert errors["img"] <= 1e-4
+    assert errors["logits"] <= 1e-4
+    assert errors["g_differs"]  # G and G_ema are two networks, both read
+
+
+def test_snapshot_configuration_comes_from_the_pickle(snapshot_path):
+    snapshot = read_snapshot(snapshot_path)
+    reference = np.load(snapshot_path.with_suffix(".npz"))
+    from sfkeras.convert.from_snapshot import (
+        official_discriminator_config,
+        official_generator_config,
+    )
+
+    g_config = official_generator_config(snapshot["G_ema"].init_kwargs)
+    assert g_config == json.loads(str(reference["g_config"]))
+    d_config = official_discriminator_config(snapshot["D"].init_kwargs)
+    for key, value in json.loads(str(reference["d_config"])).items():
+        assert d_config[key] == value
+    assert snapshot["training_set_kwargs"]["resolution"] == 32
+    assert "synthesis.b8_0.enc.q_weight" in snapshot["G"].state_dict()
+
+
+def test_import_weights_writes_the_three_networks(snapshot_path, tmp_path):
+    from sfkeras.loading import load_generator
+
+    assert main(["import-weights", "--snapshot", str(snapshot_path), "--out",
+                 str(tmp_path)]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"G_ema.keras", "G.keras", "D.keras"}
+    reference = np.load(snapshot_path.with_suffix(".npz"))
+    generator = load_generator(tmp_path / "G_ema.keras")
+    img = np.asarray(generator(reference["z"], noise_mode="const"))
+    np.testing.assert_allclose(img, reference["img"].transpose(0, 2, 3, 1), atol=1e-4)
+
+
+class _RunsCode:
+    """Pickles as a call of ``os.system``: what a malicious snapshot would hold."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+class _PersistentLookalike:
+    """Pickles as the original's persistent-module call, with code hidden in its state."""
+
+    def __init__(self, meta):
+        self.meta = meta
+
+    def __reduce__(self):
+        return _reconstruct_stand_in, (self.meta,)
+
+
+def _reconstruct_stand_in(meta):  # named below as torch_utils.persistence's function
+    return meta
+
+
+_reconstruct_stand_in.__module__ = "torch_utils.persistence"
+_reconstruct_stand_in.__qualname__ = "_reconstruct_persistent_obj"
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_pickle_that_would_run_code_is_refused(tmp_path, nested):
+    marker = tmp_path / "pwned"
+    payload = _RunsCode(f"touch {marker}")
+    if nested:
+        payload = {"G": _PersistentLookalike(
+            {"type": "class", "class_name": "Generator", "module_src": "import os",
+             "state": {"_init_kwargs": {}, "hook": payload}})}
+    path = tmp_path / "network-snapshot.pkl"
+    persistence = types.ModuleType("torch_utils.persistence")
+    persistence._reconstruct_persistent_obj = _reconstruct_stand_in
+    with mock.patch.dict(sys.modules, {"torch_utils": types.ModuleType("torch_utils"),
+                                       "torch_utils.persistence": persistence}):
+        path.write_bytes(pickle.dumps(payload, protocol=4))  # writing runs nothing
+    with pytest.raises(SnapshotError, match=r"refusing to load global '(posix|os)\.system'"):
+        read_snapshot(path)
+    assert not marker.exists()
+    assert main(["import-weights", "--snapshot", str(path), "--out", str(tmp_path / "o")]) == 6
+    assert not marker.exists() and not (tmp_path / "o").exists()
+
+
+def test_truncated_snapshot_is_a_clear_error(snapshot_path, tmp_path):
+    path = tmp_path / "cut.pkl"
+    path.write_bytes(snapshot_path.read_bytes()[:50_000])
+    with pytest.raises(SnapshotError, match="cut.pkl"):
+        read_snapshot(path)
