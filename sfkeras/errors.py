@@ -2,7 +2,8 @@
 
 Every exception the library raises deliberately (bad configuration, unusable data, an
 unreadable or mismatched checkpoint, a diverged run, weights that cannot be imported,
-an output that cannot be written, a run folder in use) derives from :class:`SfkerasError`.
+an output that cannot be written, a run folder in use, a TensorFlow-only part called
+under another Keras backend) derives from :class:`SfkerasError`.
 Its message names the file or key at fault and the fix; ``sfkeras`` prints it as one
 line on stderr and exits with the class's :attr:`~SfkerasError.exit_code`, so scripts
 and DVC can tell the kinds apart. Library users catch the specific class (which also
@@ -22,6 +23,14 @@ class SfkerasError(Exception):
 
     exit_code: int = 1
     kind: str = "error"
+
+
+class BackendError(SfkerasError, RuntimeError):
+    """A part of sfkeras that runs on TensorFlow only (data, training, export,
+    ``tf.distribute``, SavedModels) was called while Keras runs on another backend."""
+
+    exit_code = 7
+    kind = "backend error"
 
 
 #: Exit status of a command stopped by SIGINT or SIGTERM (after saving what it could).
