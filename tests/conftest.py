@@ -17,14 +17,17 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "official"
+#: ``$SFKERAS_FIXTURES`` where they travel without ``../shared`` (``benchmarks/gpu_check.sh``).
+FIXTURES = pathlib.Path(
+    os.environ.get("SFKERAS_FIXTURES") or REPO_ROOT.parent / "shared" / "fixtures" / "official")
 
 
 def load_fixture(name: str) -> dict[str, np.ndarray]:
     """Load ``../shared/fixtures/official/<name>.npz`` or skip the calling test."""
     path = FIXTURES / f"{name}.npz"
     if not path.exists():
-        pytest.skip(f"reference fixture {path} is absent (needs ../shared beside the repo)")
+        pytest.skip(f"reference fixture {path} is absent (needs ../shared beside the repo "
+                    "or $SFKERAS_FIXTURES)")
     with np.load(path) as data:
         return {key: data[key] for key in data.files}
 
