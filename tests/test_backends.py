@@ -2,7 +2,7 @@
 saved on TensorFlow, rerun under each other Keras backend.
 
 One subprocess per backend (Keras fixes its backend at import) runs
-:data:`PARITY_FILES` plus :data:`KERAS_FILE_CHECK` with ``KERAS_BACKEND`` set; tests
+:data:`PARITY_FILES` plus :data:`OTHER_BACKEND_CHECKS` with ``KERAS_BACKEND`` set; tests
 marked ``tensorflow`` skip there. A backend whose package is absent is skipped (install
 the ``dev`` extra: ``pip install -e '.[dev]'``).
 """
@@ -29,8 +29,9 @@ PARITY_FILES = (
     "tests/test_stylegan2.py",
     "tests/test_metrics_inception.py",
 )
-#: Not collected on its own (no ``test_`` prefix): reads what :func:`tf_generator` saved.
-KERAS_FILE_CHECK = "tests/backend_keras_file_check.py"
+#: Not collected on its own (no ``test_`` prefix): reads what :func:`tf_generator` saved
+#: and checks the TensorFlow-only parts' errors.
+OTHER_BACKEND_CHECKS = "tests/other_backend_checks.py"
 #: Two stages (Linformer in the second), truncation and constant noise on every layer.
 CONFIG = GeneratorConfig(resolution=16, num_layers=(1, 2), hidden=(16, 8), depth=4, z_dim=8,
                          w_dim=8, linformer=True, linformer_dim=16)
@@ -64,13 +65,13 @@ def test_networks_on_other_backend(backend, tf_generator, tmp_path):
     env = {**os.environ, "KERAS_BACKEND": backend, "SFKERAS_TF_GENERATOR": str(tf_generator)}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
-         *PARITY_FILES, KERAS_FILE_CHECK],
+         *PARITY_FILES, OTHER_BACKEND_CHECKS],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     outcomes = junit_outcomes(report)
-    keras_file = {name: outcome for name, outcome in outcomes.items()
-                  if name.startswith("backend_keras_file_check")}
-    assert keras_file and set(keras_file.values()) == {"passed"}, keras_file
+    checks = {name: outcome for name, outcome in outcomes.items()
+              if name.startswith("other_backend_checks.")}
+    assert checks and set(checks.values()) == {"passed"}, checks
     skipped = {name: outcome for name, outcome in outcomes.items() if outcome != "passed"}
     assert all("TensorFlow backend" in reason or "fixture" in reason or "weights" in reason
                for reason in skipped.values()), json.dumps(skipped, indent=1)
