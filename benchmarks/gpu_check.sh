@@ -4,7 +4,7 @@
 # For a GPU machine that has JAX and PyTorch with CUDA but no TensorFlow, no network,
 # and receives at most 64 MiB with the work tree. Nothing on this path imports
 # TensorFlow. In under 8 minutes it runs, per backend (jax, torch):
-#   1. the parity test files (tests/test_backends.py's list; TensorFlow-only tests skip),
+#   1. the parity tests (marked cross_backend in tests/test_backends.py's PARITY_FILES),
 #   2. benchmarks/bench_generator.py, inference and forward+backward, eager and compiled
 #      (jax.jit / torch.compile), at the paper's batch sizes (CIFAR-10 G: 64, the total
 #      batch of the paper's tables on 4 GPUs, and 32, its README's one-GPU batch; the
@@ -73,7 +73,7 @@ EOF
     files=$(python -c "import ast, pathlib; tree = ast.parse(pathlib.Path('tests/test_backends.py').read_text()); print(*next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == 'PARITY_FILES'))")
     for backend in jax torch; do
         echo "== $backend: parity tests"
-        KERAS_BACKEND=$backend timeout $PARITY_CAP python -m pytest -q -p no:cacheprovider $files \
+        KERAS_BACKEND=$backend timeout $PARITY_CAP python -m pytest -q -p no:cacheprovider -m cross_backend $files \
             2>&1 | tee "$out/parity_$backend.log" | tail -3
         for preset_batch in "${PRESET_BATCHES[@]}"; do
             set -- $preset_batch

@@ -21,6 +21,7 @@ from sfkeras import cli
 from sfkeras.errors import BackendError
 from sfkeras.models import load_generator
 
+pytestmark = pytest.mark.cross_backend
 TOLERANCE = 1e-4
 
 

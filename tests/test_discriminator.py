@@ -34,6 +34,7 @@ def tiny_discriminator(architecture="resnet", resolution=16, **changes):
     return model
 
 
+@pytest.mark.cross_backend
 @pytest.mark.parametrize("name", ["discriminator_orig32", "discriminator_resnet64"])
 def test_logits_match_the_original(name):
     config, state, images, logits = official(name)

@@ -31,12 +31,14 @@ def reference(request):
     return data, generator
 
 
+@pytest.mark.cross_backend
 def test_mapping(reference):
     data, generator = reference
     ws = generator.mapping(data["z"])
     np.testing.assert_allclose(to_numpy(ws), data["ws"], rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.cross_backend
 def test_truncated_mapping(reference):
     data, generator = reference
     ws = generator.mapping(data["z"], truncation_psi=float(data["truncation_psi"]))
@@ -55,12 +57,14 @@ def test_every_block(reference):
                                    atol=TOLERANCE, err_msg=f"{name} image")
 
 
+@pytest.mark.cross_backend
 def test_synthesis(reference):
     data, generator = reference
     images = generator.synthesis(data["ws"], noise_mode="const")
     np.testing.assert_allclose(to_numpy(images), nhwc(data["img"]), rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.cross_backend
 def test_full_generator(reference):
     """``img_full`` is the original's whole ``G(z)`` (mapping then synthesis)."""
     data, generator = reference
@@ -68,6 +72,7 @@ def test_full_generator(reference):
     np.testing.assert_allclose(to_numpy(images), nhwc(data["img_full"]), rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.cross_backend
 def test_truncated_generator(reference):
     data, generator = reference
     images = generator(data["z"], truncation_psi=float(data["truncation_psi"]),

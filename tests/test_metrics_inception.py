@@ -123,6 +123,7 @@ def test_features_reject_non_uint8():
         inception_features(np.zeros((1, 8, 8, 3), np.float32))
 
 
+@pytest.mark.cross_backend
 @pytest.mark.parametrize("size", [32, 64])
 def test_features_match_the_original(fid_inception, size):
     fixture = load_fixture("inception_fid")

@@ -138,6 +138,7 @@ def _block_from_fixture():
     return block, state, nhwc, data["ws"]
 
 
+@pytest.mark.cross_backend
 @pytest.mark.parametrize("fused", [True, False])
 def test_synthesis_block_matches_original(fused):
     block, state, data, ws = _block_from_fixture()
