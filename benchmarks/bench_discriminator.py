@@ -15,6 +15,10 @@ Usage::
     python benchmarks/bench_discriminator.py                       # cifar + small, batch 32
     python benchmarks/bench_discriminator.py --widths small --steps backward --iterations 3
     python benchmarks/bench_discriminator.py --xla                 # XLA (slow on CPU)
+    python benchmarks/bench_discriminator.py --backend jax torch --xla  # jax.jit, torch.compile
+
+``--backend`` names Keras backends, each measured in its own process; ``--xla`` means
+that backend's compiler (``benchmarks/backends.py``).
 
 Widths: ``cifar`` is the CIFAR-10 D (channel_base 32768, channel_max 512: 20.7M
 parameters at 32x32), ``small`` has channel_base 4096, channel_max 128.
@@ -27,13 +31,25 @@ import os
 import statistics
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+from backends import (  # noqa: E402
+    COMPILERS,
+    add_backend_argument,
+    choose_backend,
+    gradient_step,
+    inference_step,
+    r1_step,
+)
+
+BACKEND = choose_backend()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
 
 from sfkeras.config.discriminator import DiscriminatorConfig  # noqa: E402
 from sfkeras.models.discriminator import Discriminator  # noqa: E402
+
+if BACKEND == "tensorflow":
+    import tensorflow as tf
 
 WIDTHS = {"cifar": (32768, 512), "small": (4096, 128)}
 STEPS = ("forward", "backward", "r1")
@@ -41,6 +57,9 @@ STEPS = ("forward", "backward", "r1")
 
 def step_function(model: Discriminator, step: str, xla: bool):
     """A compiled ``images -> scalar`` running one kind of step."""
+    if BACKEND != "tensorflow":
+        return {"forward": inference_step, "backward": gradient_step, "r1": r1_step}[step](
+            model, xla)
     weights = model.trainable_weights
 
     def forward(images):
@@ -69,11 +88,11 @@ def milliseconds_per_step(model: Discriminator, step: str, images, xla: bool,
                           iterations: int, warmup: int) -> float:
     run = step_function(model, step, xla)
     for _ in range(warmup):
-        run(images).numpy()
+        keras.ops.convert_to_numpy(run(images))
     seconds = []
     for _ in range(iterations):
         start = time.perf_counter()
-        run(images).numpy()
+        keras.ops.convert_to_numpy(run(images))
         seconds.append(time.perf_counter() - start)
     return 1000 * statistics.median(seconds)
 
@@ -87,10 +106,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--xla", action="store_true", help="compile with XLA (jit_compile)")
+    parser.add_argument("--xla", action="store_true",
+                        help="compile with XLA (jit_compile; jax.jit, torch.compile)")
+    add_backend_argument(parser)
     args = parser.parse_args()
 
-    images = tf.random.normal((args.batch, args.resolution, args.resolution, 3), seed=0)
+    images = keras.random.normal((args.batch, args.resolution, args.resolution, 3), seed=0)
     for widths in args.widths:
         channel_base, channel_max = WIDTHS[widths]
         config = DiscriminatorConfig(architecture=args.architecture, channel_base=channel_base,
@@ -100,9 +121,10 @@ def main() -> None:
         for step in args.steps:
             ms = milliseconds_per_step(model, step, images, args.xla, args.iterations,
                                        args.warmup)
-            print(f"discriminator widths={widths} params={model.count_params()} "
+            compiler = COMPILERS[BACKEND] if args.xla else "off"
+            print(f"{BACKEND} discriminator widths={widths} params={model.count_params()} "
                   f"arch={args.architecture} res={args.resolution} batch={args.batch} "
-                  f"xla={args.xla} step={step}: {ms:.0f} ms/step, "
+                  f"compile={compiler} step={step}: {ms:.0f} ms/step, "
                   f"{args.batch / ms * 1000:.1f} img/s", flush=True)
 
 

@@ -13,6 +13,12 @@ per-preset figure)::
 
 (``cityscapes`` builds the same generator as ``clevr``.)
 
+``--backend jax torch tensorflow`` measures on each Keras backend, one process each;
+``--xla on`` then means that backend's compiler (``jax.jit``, ``torch.compile``; see
+``benchmarks/backends.py``)::
+
+    python benchmarks/bench_generator.py --backend jax torch --presets ablation
+
 Reference (original PyTorch on the 2-core CPU, batch 32): ablation 108 img/s inference,
 34 img/s forward+backward; CIFAR-10 2.7 and 0.8 img/s.
 """
@@ -25,18 +31,31 @@ import resource
 import statistics
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import backends  # noqa: E402
+from backends import (  # noqa: E402
+    COMPILERS,
+    add_backend_argument,
+    choose_backend,
+    gradient_step,
+    inference_step,
+)
+
+BACKEND = choose_backend()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from sfkeras.config import config_from_params  # noqa: E402
 from sfkeras.models.generator import Generator  # noqa: E402
 
+if BACKEND == "tensorflow":
+    import tensorflow as tf
+
 
 def step_function(generator: Generator, mode: str, xla: bool):
     """A compiled step ``z -> scalar`` running inference or forward+backward."""
+    if BACKEND != "tensorflow":
+        return other_backend_step(generator, mode, xla)
     if mode == "inference":
         def step(z):
             return tf.reduce_sum(generator(z, noise_mode="random"))
@@ -49,28 +68,39 @@ def step_function(generator: Generator, mode: str, xla: bool):
     return tf.function(step, jit_compile=xla)
 
 
+def other_backend_step(generator: Generator, mode: str, compiled: bool):
+    """:func:`step_function` on JAX or PyTorch."""
+    if mode == "inference":
+        return inference_step(generator, compiled, noise_mode="random")
+    return gradient_step(generator, compiled, noise_mode="random", training=True)
+
+
 def images_per_second(generator: Generator, mode: str, xla: bool, batch: int,
                       iterations: int, warmup: int) -> float:
     step = step_function(generator, mode, xla)
     z = keras.random.normal((batch, generator.z_dim), seed=0)
     for _ in range(warmup):
-        step(z).numpy()
+        keras.ops.convert_to_numpy(step(z))
     seconds = []
     for _ in range(iterations):
         start = time.perf_counter()
-        step(z).numpy()
+        keras.ops.convert_to_numpy(step(z))
         seconds.append(time.perf_counter() - start)
     return batch / statistics.median(seconds)
 
 
 def reset_peak_memory() -> None:
     """Start a new peak-memory measurement (GPU only; the CPU figure is a high-water mark)."""
+    if BACKEND != "tensorflow":
+        return backends.peak_memory_reset()
     if tf.config.list_logical_devices("GPU"):
         tf.config.experimental.reset_memory_stats("GPU:0")
 
 
 def peak_memory() -> str:
     """``gpu_peak=...MiB`` since :func:`reset_peak_memory`, or the process's ``max_rss``."""
+    if BACKEND != "tensorflow":
+        return backends.peak_memory()
     if tf.config.list_logical_devices("GPU"):
         peak = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
         return f"gpu_peak={peak:.0f}MiB"
@@ -87,6 +117,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--iterations", type=int, default=5, help="timed steps per figure")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps (incl. tracing)")
+    add_backend_argument(parser)
     args = parser.parse_args()
 
     for preset in args.presets:
@@ -97,7 +128,9 @@ def main() -> None:
                 rate = images_per_second(generator, mode, xla == "on", args.batch,
                                          args.iterations, args.warmup)
                 label = "inference" if mode == "inference" else "fwd+bwd"
-                print(f"{preset:10s} {label:9s} xla={xla:3s} batch={args.batch} "
+                compiler = COMPILERS[BACKEND] if xla == "on" else "off"
+                print(f"{BACKEND:10s} {preset:10s} {label:9s} compile={compiler:13s} "
+                      f"batch={args.batch} "
                       f"iterations={args.iterations}: {rate:8.2f} img/s {peak_memory()}",
                       flush=True)
 

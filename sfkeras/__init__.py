@@ -8,14 +8,21 @@ on first use, so ``import sfkeras`` stays light:
   original PyTorch state dicts -> Keras models (``sfkeras.convert``)
 - :func:`inception_features`: FID Inception pool3 features (``sfkeras.metrics``)
 - :func:`load_config`, :func:`config_from_params`: ``params.yaml`` -> validated config
+
+The networks run on any Keras 3 backend: a ``KERAS_BACKEND`` set before the first
+``import keras`` (or ``import sfkeras``) is kept; where none is set and Keras is not
+imported yet, sfkeras chooses TensorFlow, which the data pipeline, training and
+export need (see :mod:`sfkeras.backend`).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if "keras" not in sys.modules:  # once imported, Keras keeps the backend it chose
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
 

@@ -2,7 +2,8 @@
 
 Every exception the library raises deliberately (bad configuration, unusable data, an
 unreadable or mismatched checkpoint, a diverged run, weights that cannot be imported,
-an output that cannot be written, a run folder in use) derives from :class:`SfkerasError`.
+an output that cannot be written, a run folder in use, a TensorFlow-only part called
+under another Keras backend) derives from :class:`SfkerasError`.
 Its message names the file or key at fault and the fix; ``sfkeras`` prints it as one
 line on stderr and exits with the class's :attr:`~SfkerasError.exit_code`, so scripts
 and DVC can tell the kinds apart. Library users catch the specific class (which also
@@ -48,6 +49,14 @@ class TrainingInterrupted(SfkerasError):
     kind = "interrupted"
 
 
+class BackendError(SfkerasError, RuntimeError):
+    """A part of sfkeras that runs on TensorFlow only (data, training, export,
+    ``tf.distribute``, SavedModels) was called while Keras runs on another backend."""
+
+    exit_code = 9
+    kind = "backend error"
+
+
 class MissingFileError(SfkerasError, FileNotFoundError):
     """An input file or folder the command needs does not exist."""
 
@@ -73,6 +82,8 @@ EXIT_CODES: dict[int, tuple[str, str]] = {
     OutputError.exit_code: ("output error", "an output file or folder cannot be written"),
     RunFolderInUseError.exit_code: ("run folder in use", "another process trains into the "
                                     "same run folder"),
+    BackendError.exit_code: ("backend error", "a TensorFlow-only part (data, training, "
+                             "export) was called under another Keras backend"),
     MissingFileError.exit_code: ("missing file", "an input file or folder does not exist"),
     EXIT_INTERRUPTED: ("interrupted", "SIGINT or SIGTERM stopped training after a "
                        "checkpoint of its last step"),

@@ -20,6 +20,7 @@ import shutil
 import keras
 import tensorflow as tf
 
+from sfkeras.backend import require_tensorflow
 from sfkeras.loading import load_generator
 
 NOISE_MODE = "const"
@@ -41,7 +42,11 @@ def export_generator(network: pathlib.Path, out_dir: pathlib.Path,
 
     Returns:
         The SavedModel folder.
+
+    Raises:
+        BackendError: Keras runs on another backend than TensorFlow.
     """
+    require_tensorflow("export (a TensorFlow SavedModel)")
     generator = load_generator(network)
     z_spec = tf.TensorSpec([None, generator.z_dim], tf.float32, name="z")
     psi_spec = tf.TensorSpec([], tf.float32, name="truncation_psi")

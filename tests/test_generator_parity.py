@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import load_fixture
+from conftest import load_fixture, to_numpy
 
 from sfkeras.convert.generator import import_official_generator
 
@@ -33,15 +33,18 @@ def reference(request):
     return data, generator
 
 
+@pytest.mark.cross_backend
 def test_mapping(reference):
     data, generator = reference
-    np.testing.assert_allclose(generator.mapping(data["z"]), data["ws"], rtol=0, atol=TOLERANCE)
+    ws = generator.mapping(data["z"])
+    np.testing.assert_allclose(to_numpy(ws), data["ws"], rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.cross_backend
 def test_truncated_mapping(reference):
     data, generator = reference
     ws = generator.mapping(data["z"], truncation_psi=float(data["truncation_psi"]))
-    np.testing.assert_allclose(ws, data["ws_trunc"], rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(to_numpy(ws), data["ws_trunc"], rtol=0, atol=TOLERANCE)
 
 
 def test_every_block(reference):
@@ -50,37 +53,40 @@ def test_every_block(reference):
     expected = sorted(k.split("/")[1] for k in data if k.startswith("block/") and k.endswith("/x"))
     assert sorted(blocks) == expected
     for name, (tokens, img) in blocks.items():
-        np.testing.assert_allclose(tokens, data[f"block/{name}/x"], rtol=0, atol=TOLERANCE,
-                                   err_msg=f"{name} tokens")
-        np.testing.assert_allclose(img, nhwc(data[f"block/{name}/img"]), rtol=0,
+        np.testing.assert_allclose(to_numpy(tokens), data[f"block/{name}/x"], rtol=0,
+                                   atol=TOLERANCE, err_msg=f"{name} tokens")
+        np.testing.assert_allclose(to_numpy(img), nhwc(data[f"block/{name}/img"]), rtol=0,
                                    atol=TOLERANCE, err_msg=f"{name} image")
 
 
+@pytest.mark.cross_backend
 def test_synthesis(reference):
     data, generator = reference
     images = generator.synthesis(data["ws"], noise_mode="const")
-    np.testing.assert_allclose(images, nhwc(data["img"]), rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(to_numpy(images), nhwc(data["img"]), rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.cross_backend
 def test_full_generator(reference):
     """``img_full`` is the original's whole ``G(z)`` (mapping then synthesis)."""
     data, generator = reference
     images = generator(data["z"], noise_mode="const")
-    np.testing.assert_allclose(images, nhwc(data["img_full"]), rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(to_numpy(images), nhwc(data["img_full"]), rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.cross_backend
 def test_truncated_generator(reference):
     data, generator = reference
     images = generator(data["z"], truncation_psi=float(data["truncation_psi"]),
                        noise_mode="const")
-    np.testing.assert_allclose(images, nhwc(data["img_trunc"]), rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(to_numpy(images), nhwc(data["img_trunc"]), rtol=0, atol=TOLERANCE)
 
 
 def test_attention_maps_are_distributions(reference):
     data, generator = reference
     config = generator.config
     last = sum(config.num_layers) - 1
-    maps = np.asarray(generator.synthesis.attention_maps(data["ws"][:1], last, noise_mode="const"))
+    maps = to_numpy(generator.synthesis.attention_maps(data["ws"][:1], last, noise_mode="const"))
     seq = config.resolution**2
     kv = config.linformer_dim if config.linformer else seq
     assert maps.shape == (1, config.num_heads(config.hidden[-1]), seq, kv)

@@ -15,7 +15,9 @@ from sfkeras.metrics.inception import (
     assign_inception_weights,
     build_inception,
     inception_features,
+    layer_name,
     load_fid_inception,
+    module_path,
 )
 from sfkeras.metrics.inception_weights import (
     InceptionWeightsError,
@@ -69,6 +71,14 @@ def test_normalization_is_minus_128_over_128(random_model):
     np.testing.assert_array_equal(normalized, (x - 128) / 128)
 
 
+def test_layer_names_map_to_module_paths_and_back(random_model):
+    assert layer_name("mixed_4.tower_1.conv_3") == "mixed_4__tower_1__conv_3"
+    names = [layer.name for layer in random_model.layers]
+    assert not any("." in name for name in names)  # PyTorch refuses dots in parameter names
+    assert all(layer_name(module_path(name)) == name for name in names)
+    assert "mixed_4.tower_1.conv_3" in {module_path(name) for name in names}
+
+
 def test_architecture_has_the_original_convolutions(random_model):
     convs = [layer for layer in random_model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert len(convs) == 94  # 376 original tensors = 94 x (weight, beta, mean, var)
@@ -83,16 +93,17 @@ def _weights_like(model: keras.Model) -> dict[str, np.ndarray]:
         if isinstance(layer, keras.layers.Conv2D):
             kh, kw = layer.kernel_size
             pad = (0, 0) if layer.padding == "valid" else ((kh - 1) // 2, (kw - 1) // 2)
-            weights[f"{layer.name}/kernel"] = np.zeros(layer.kernel.shape, np.float32)
-            weights[f"{layer.name}/bias"] = np.full(layer.bias.shape, 0.5, np.float32)
-            weights[f"{layer.name}/geometry"] = np.array([layer.strides[0], *pad])
+            weights[f"{module_path(layer.name)}/kernel"] = np.zeros(layer.kernel.shape, np.float32)
+            weights[f"{module_path(layer.name)}/bias"] = np.full(layer.bias.shape, 0.5, np.float32)
+            weights[f"{module_path(layer.name)}/geometry"] = np.array([layer.strides[0], *pad])
     return weights
 
 
 def test_assign_weights_checks_names_shapes_and_geometry(random_model):
     weights = _weights_like(random_model)
     assign_inception_weights(random_model, weights)
-    np.testing.assert_array_equal(random_model.get_layer("mixed_10.conv").bias, 0.5)
+    bias = random_model.get_layer(layer_name("mixed_10.conv")).bias
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(bias), 0.5)
 
     broken = dict(weights)
     del broken["mixed.conv/kernel"]
@@ -113,6 +124,7 @@ def test_features_reject_non_uint8():
 
 
 @pytest.mark.platform
+@pytest.mark.cross_backend
 @pytest.mark.parametrize("size", [32, 64])
 def test_features_match_the_original(fid_inception, size):
     fixture = load_fixture("inception_fid")

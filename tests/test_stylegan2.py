@@ -5,7 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import load_fixture
+from conftest import load_fixture, to_numpy
 
 from sfkeras.convert.common import WeightImportError
 from sfkeras.convert.stylegan2 import load_synthesis_block, synthesis_block_table
@@ -44,7 +44,7 @@ def test_modulated_conv2d_matches_reference(rng, demodulate, fused):
     styles = rng.standard_normal((2, 3)).astype("float32")
     got = modulated_conv2d(x, kernel, styles, demodulate=demodulate, fused=fused)
     want = reference_modconv_same(x, kernel, styles, demodulate)
-    np.testing.assert_allclose(np.asarray(got), want, atol=1e-4)
+    np.testing.assert_allclose(to_numpy(got), want, atol=1e-4)
 
 
 @pytest.mark.parametrize("up", [1, 2])
@@ -56,7 +56,7 @@ def test_fused_and_unfused_forms_agree(rng, up, kernel_size):
     fused = modulated_conv2d(x, kernel, styles, up=up, fused=True)
     unfused = modulated_conv2d(x, kernel, styles, up=up, fused=False)
     assert fused.shape == (3, 4 * up, 4 * up, 6)
-    np.testing.assert_allclose(np.asarray(fused), np.asarray(unfused), atol=1e-5)
+    np.testing.assert_allclose(to_numpy(fused), to_numpy(unfused), atol=1e-5)
 
 
 def test_demodulation_normalises_output_channels(rng):
@@ -64,7 +64,7 @@ def test_demodulation_normalises_output_channels(rng):
     x = rng.standard_normal((1, 1, 1, 4)).astype("float32")
     kernel = rng.standard_normal((1, 1, 4, 2)).astype("float32") * 10.0
     styles = rng.standard_normal((1, 4)).astype("float32")
-    y = np.asarray(modulated_conv2d(x, kernel, styles))[0, 0, 0]
+    y = to_numpy(modulated_conv2d(x, kernel, styles))[0, 0, 0]
     weights = kernel[0, 0] * styles[0][:, None]
     np.testing.assert_allclose(y, x[0, 0, 0] @ (weights / np.linalg.norm(weights, axis=0)),
                                rtol=1e-5)
@@ -87,28 +87,28 @@ def _layer(rng, **kwargs):
 def test_synthesis_layer_noise_modes(rng):
     layer, x, w = _layer(rng)
     layer.noise_strength.assign(0.5)
-    const = np.asarray(layer(x, w, noise_mode="const"))
-    none = np.asarray(layer(x, w, noise_mode="none"))
-    random_a = np.asarray(layer(x, w, noise_mode="random"))
-    random_b = np.asarray(layer(x, w, noise_mode="random"))
+    const = to_numpy(layer(x, w, noise_mode="const"))
+    none = to_numpy(layer(x, w, noise_mode="none"))
+    random_a = to_numpy(layer(x, w, noise_mode="random"))
+    random_b = to_numpy(layer(x, w, noise_mode="random"))
     assert const.shape == (2, 8, 8, 4)
-    np.testing.assert_array_equal(const, np.asarray(layer(x, w, noise_mode="const")))
+    np.testing.assert_array_equal(const, to_numpy(layer(x, w, noise_mode="const")))
     assert not np.allclose(const, none) and not np.allclose(random_a, random_b)
     layer.noise_strength.assign(0.0)
-    np.testing.assert_allclose(np.asarray(layer(x, w, noise_mode="random")), none, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(layer(x, w, noise_mode="random")), none, atol=1e-6)
     with pytest.raises(ValueError, match="noise_mode"):
         layer(x, w, noise_mode="fixed")
 
 
 def test_synthesis_layer_bias_act_gain_and_clamp(rng):
     layer, x, w = _layer(rng, use_noise=False)
-    pre = np.asarray(modulated_conv2d(x, layer.kernel, layer.affine(w)))
+    pre = to_numpy(modulated_conv2d(x, layer.kernel, layer.affine(w)))
     layer.bias.assign(np.linspace(-1, 1, 4).astype("float32"))
-    z = pre + np.asarray(layer.bias)
+    z = pre + to_numpy(layer.bias)
     want = np.clip(np.where(z > 0, z, 0.2 * z) * np.sqrt(2), -256, 256)
-    np.testing.assert_allclose(np.asarray(layer(x, w)), want, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(layer(x, w)), want, atol=1e-5)
     layer.conv_clamp = 0.1
-    assert np.abs(np.asarray(layer(x, w))).max() <= 0.1 + 1e-7
+    assert np.abs(to_numpy(layer(x, w))).max() <= 0.1 + 1e-7
 
 
 def test_synthesis_layer_up_samples(rng):
@@ -123,9 +123,9 @@ def test_torgb_is_unnormalised_modulated_1x1_plus_bias(rng):
     w = rng.standard_normal((2, W_DIM)).astype("float32")
     layer.build(x.shape, w.shape)
     layer.bias.assign(np.array([0.1, -0.2, 0.3], "float32"))
-    styles = np.asarray(layer.affine(w)) / np.sqrt(5)
-    want = np.einsum("nhwi,nio->nhwo", x, np.asarray(layer.kernel)[0, 0][None] * styles[..., None])
-    np.testing.assert_allclose(np.asarray(layer(x, w)), want + [0.1, -0.2, 0.3], atol=1e-5)
+    styles = to_numpy(layer.affine(w)) / np.sqrt(5)
+    want = np.einsum("nhwi,nio->nhwo", x, to_numpy(layer.kernel)[0, 0][None] * styles[..., None])
+    np.testing.assert_allclose(to_numpy(layer(x, w)), want + [0.1, -0.2, 0.3], atol=1e-5)
 
 
 def _block_from_fixture():
@@ -140,18 +140,19 @@ def _block_from_fixture():
 
 
 @pytest.mark.platform
+@pytest.mark.cross_backend
 @pytest.mark.parametrize("fused", [True, False])
 def test_synthesis_block_matches_original(fused):
     block, state, data, ws = _block_from_fixture()
     load_synthesis_block(block, state)
     x, img = block(data["x_in"], data["img_in"], ws, noise_mode="const", fused_modconv=fused)
-    np.testing.assert_allclose(np.asarray(x), data["x_out"], atol=1e-4, rtol=0)
-    np.testing.assert_allclose(np.asarray(img), data["img_out"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(to_numpy(x), data["x_out"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(to_numpy(img), data["img_out"], atol=1e-4, rtol=0)
 
 
 def test_block_import_reports_every_problem_and_changes_nothing():
     block, state, _, _ = _block_from_fixture()
-    before = np.asarray(block.conv1.kernel).copy()
+    before = to_numpy(block.conv1.kernel).copy()
     bad = dict(state)
     del bad["conv0.noise_const"]
     bad["conv1.weight"] = bad["conv1.weight"][:, :16]
@@ -162,7 +163,7 @@ def test_block_import_reports_every_problem_and_changes_nothing():
     assert "missing (1): conv0.noise_const" in message
     assert "unexpected (1): torgb.extra" in message
     assert "mis-shaped (1): conv1.weight" in message
-    np.testing.assert_array_equal(np.asarray(block.conv1.kernel), before)
+    np.testing.assert_array_equal(to_numpy(block.conv1.kernel), before)
 
 
 def test_block_table_names():
@@ -187,7 +188,7 @@ def test_block_without_torgb_or_up_sampling(rng):
     ws = rng.standard_normal((2, 2, W_DIM)).astype("float32")
     y, img_out = block(x, img, ws)
     assert y.shape == (2, 8, 8, 4)
-    np.testing.assert_array_equal(np.asarray(img_out), img)
+    np.testing.assert_array_equal(to_numpy(img_out), img)
     with pytest.raises(ValueError, match="reads 2 ws"):
         block(x, img, np.zeros((2, 3, W_DIM), "float32"))
 
@@ -207,5 +208,5 @@ def test_block_round_trips_through_keras_file(rng, tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     for want, got in zip(model(inputs), loaded(inputs), strict=True):
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-6)
+        np.testing.assert_allclose(to_numpy(got), to_numpy(want), atol=1e-6)
     assert loaded.get_layer("b8").get_config() == block.get_config()

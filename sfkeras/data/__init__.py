@@ -5,16 +5,22 @@
 * :func:`load` / :func:`load_distributed` read it as ``float32 [-1, 1]`` training batches;
   :func:`iterate_uint8` yields its ``uint8`` images once, in order, for metrics.
 
-Importing this package registers the TFDS builder ``sfkeras_shapes``.
+Importing this package registers the TFDS builder ``sfkeras_shapes``. The package is
+TensorFlow only (``tf.data``, TFDS): importing it under another Keras backend raises
+:class:`~sfkeras.errors.BackendError`.
 """
 
-from sfkeras.data import shapes_tfds  # noqa: F401  (registers the TFDS builder)
-from sfkeras.data.errors import DataError
-from sfkeras.data.manifest import Manifest, SplitInfo, load_manifest
-from sfkeras.data.pipeline import iterate_uint8, load, load_distributed, num_images
-from sfkeras.data.prepare import prepare_dataset, summarize
-from sfkeras.data.shapes import shape_image
-from sfkeras.data.shapes_tfds import ShapesBuilderConfig
+from sfkeras.backend import require_tensorflow
+
+require_tensorflow("the data pipeline (sfkeras.data)")
+
+from sfkeras.data import shapes_tfds  # noqa: E402, F401  (registers the TFDS builder)
+from sfkeras.data.errors import DataError  # noqa: E402
+from sfkeras.data.manifest import Manifest, SplitInfo, load_manifest  # noqa: E402
+from sfkeras.data.pipeline import iterate_uint8, load, load_distributed, num_images  # noqa: E402
+from sfkeras.data.prepare import prepare_dataset, summarize  # noqa: E402
+from sfkeras.data.shapes import shape_image  # noqa: E402
+from sfkeras.data.shapes_tfds import ShapesBuilderConfig  # noqa: E402
 
 __all__ = [
     "DataError",

@@ -81,7 +81,7 @@ def modulated_conv2d(x, kernel, styles, *, up: int = 1, demodulate: bool = True,
         demod = ops.cast(demod, x.dtype)  # [N, out]
     if fused:
         return _fused_modulated_conv2d(x, kernel, styles, demod, up=up)
-    x = x * styles[:, None, None, :]
+    x = ops.multiply(x, styles[:, None, None, :])  # x may be NumPy: not `*` (PyTorch)
     x = _conv2d(x, kernel, up=up)
     if demod is not None:
         x = x * demod[:, None, None, :]
@@ -95,7 +95,7 @@ def _fused_modulated_conv2d(x, kernel, styles, demod, *, up: int):
         raise ValueError("the fused modulated convolution needs a static batch size; "
                          "use fused=False for a dynamic batch")
     kh, kw, _, out_channels = kernel.shape
-    weights = kernel[None] * styles[:, None, None, :, None]  # [N, kh, kw, in, out]
+    weights = ops.multiply(kernel[None], styles[:, None, None, :, None])  # [N, kh, kw, in, out]
     if demod is not None:
         weights = weights * demod[:, None, None, None, :]
     weights = ops.reshape(ops.transpose(weights, (1, 2, 3, 0, 4)),

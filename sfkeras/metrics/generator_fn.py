@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sfkeras.backend import require_tensorflow
+
 
 @dataclasses.dataclass(frozen=True)
 class GeneratorFn:
@@ -72,6 +74,7 @@ def keras_generator_fn(generator, truncation_psi: float = 1.0) -> GeneratorFn:
 
 
 def _load_saved_model(path: pathlib.Path, truncation_psi: float) -> GeneratorFn:
+    require_tensorflow(f"loading the SavedModel {path}")
     import tensorflow as tf
 
     loaded = tf.saved_model.load(os.fspath(path))

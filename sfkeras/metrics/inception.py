@@ -7,10 +7,13 @@ no antialiasing) -> ``(x - 128) / 128`` -> convolutions -> pool3 features ``[N, 
 
 Every convolution of the original is ``conv (no bias) -> batch norm (beta only) ->
 ReLU``; the weights loader folds the batch norm into the kernel and bias, so here each
-is one ``Conv2D`` with bias and ReLU. Layer names are the original module paths
-(``mixed_4.tower_1.conv_3``). In-block average pools exclude the padding from the mean
-(``count_include_pad=False``, which is TensorFlow's ``SAME`` average pool); the last
-block pools its third tower with a stride-1 max pool instead.
+is one ``Conv2D`` with bias and ReLU. Layer names are the original module paths with
+``__`` for ``.`` (``mixed_4__tower_1__conv_3`` for ``mixed_4.tower_1.conv_3``: PyTorch,
+which tracks a Keras layer's variables as module parameters, refuses dots in their
+names); :func:`module_path` maps them back to the keys of the weights. In-block
+average pools exclude the padding from the mean (``count_include_pad=False``, which is
+TensorFlow's ``SAME`` average pool); the last block pools its third tower with a
+stride-1 max pool instead.
 """
 
 from __future__ import annotations
@@ -26,11 +29,24 @@ from sfkeras.metrics.inception_weights import load_inception_weights
 
 IMAGE_SIZE = 299
 NUM_FEATURES = 2048
+_PATH_SEPARATOR = "__"  # stands for the original's "." in layer names
 
 
-def _conv(x, name: str, filters: int, kernel, stride: int = 1, padding: str = "same"):
+def layer_name(path: str) -> str:
+    """The Keras layer name of an original module path (``mixed.tower.conv_1`` ->
+    ``mixed__tower__conv_1``)."""
+    return path.replace(".", _PATH_SEPARATOR)
+
+
+def module_path(name: str) -> str:
+    """The original module path of a Keras layer name (inverse of :func:`layer_name`)."""
+    return name.replace(_PATH_SEPARATOR, ".")
+
+
+def _conv(x, path: str, filters: int, kernel, stride: int = 1, padding: str = "same"):
     return keras.layers.Conv2D(
-        filters, kernel, strides=stride, padding=padding, activation="relu", name=name
+        filters, kernel, strides=stride, padding=padding, activation="relu",
+        name=layer_name(path),
     )(x)
 
 
@@ -47,7 +63,8 @@ def _tower(x, name: str, convs):
 
 
 def _avg_pool_tower(x, name: str, filters: int):
-    x = keras.layers.AveragePooling2D(3, strides=1, padding="same", name=f"{name}.pool")(x)
+    x = keras.layers.AveragePooling2D(
+        3, strides=1, padding="same", name=layer_name(f"{name}.pool"))(x)
     return _conv(x, f"{name}.conv", filters, 1)
 
 
@@ -66,7 +83,7 @@ def _block_b(x, name: str):
     return keras.layers.Concatenate(name=name)([
         _conv(x, f"{name}.conv", 384, 3, 2, "valid"),
         _tower(x, f"{name}.tower", [(64, 1), (96, 3), (96, 3, 2, "valid")]),
-        keras.layers.MaxPooling2D(3, strides=2, name=f"{name}.pool")(x),
+        keras.layers.MaxPooling2D(3, strides=2, name=layer_name(f"{name}.pool"))(x),
     ])
 
 
@@ -89,7 +106,7 @@ def _block_d(x, name: str):
         _tower(x, f"{name}.tower_1", [
             (192, 1), (192, (1, 7)), (192, (7, 1)), (192, 3, 2, "valid")
         ]),
-        keras.layers.MaxPooling2D(3, strides=2, name=f"{name}.pool")(x),
+        keras.layers.MaxPooling2D(3, strides=2, name=layer_name(f"{name}.pool"))(x),
     ])
 
 
@@ -99,7 +116,7 @@ def _block_e(x, name: str, pool: str):
     b = _conv(x, f"{name}.tower_1_conv", 448, 1)
     b = _conv(b, f"{name}.tower_1_conv_1", 384, 3)
     pool_layer = keras.layers.AveragePooling2D if pool == "avg" else keras.layers.MaxPooling2D
-    pooled = pool_layer(3, strides=1, padding="same", name=f"{name}.tower_2_pool")(x)
+    pooled = pool_layer(3, strides=1, padding="same", name=layer_name(f"{name}.tower_2_pool"))(x)
     return keras.layers.Concatenate(name=name)([
         _conv(x, f"{name}.conv", 320, 1),
         _conv(a, f"{name}.tower_mixed_conv", 384, (1, 3)),
@@ -145,7 +162,8 @@ def assign_inception_weights(model: keras.Model, weights: dict[str, np.ndarray])
     Raises:
         ValueError: names, shapes or conv geometry (stride, padding) do not match.
     """
-    convs = {layer.name: layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}
+    convs = {module_path(layer.name): layer for layer in model.layers
+             if isinstance(layer, keras.layers.Conv2D)}
     expected = {f"{name}/{part}" for name in convs for part in ("kernel", "bias", "geometry")}
     problems = [f"missing {key}" for key in sorted(expected - set(weights))]
     problems += [f"unexpected {key}" for key in sorted(set(weights) - expected)]
@@ -238,5 +256,7 @@ __all__ = [
     "assign_inception_weights",
     "build_inception",
     "inception_features",
+    "layer_name",
     "load_fid_inception",
+    "module_path",
 ]

@@ -55,7 +55,8 @@ def cache_dir() -> pathlib.Path:
 
 
 def load_inception_weights(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
-    """The converted FID Inception weights, keyed by Keras layer name.
+    """The converted FID Inception weights, keyed by the original module path
+    (:func:`sfkeras.metrics.inception.layer_name` gives the Keras layer name).
 
     Args:
         path: a copy of ``default_1.pt``, or an ``.npz`` this function converted
