@@ -19,8 +19,10 @@ per-preset figure)::
 
     python benchmarks/bench_generator.py --backend jax torch --presets ablation
 
-Reference (original PyTorch on the 2-core CPU, batch 32): ablation 108 img/s inference,
-34 img/s forward+backward; CIFAR-10 2.7 and 0.8 img/s.
+
+For a speed claim, run it beside the original on the same machine:
+``../shared/bench-original/side_by_side.sh`` prints both and the ratio (machines
+differ 2-3x, so a figure from another machine compares with nothing).
 """
 
 from __future__ import annotations

@@ -8,11 +8,12 @@ per second over the median batch time, which is robust to other processes::
     python benchmarks/bench_inception.py --batches 2 --warmup 1  # quick check
     python benchmarks/bench_inception.py --size 64 --threads 2
 
-XLA measured slower than the default oneDNN kernels on CPU (one thread, 32x32:
-0.09 s of CPU per image without XLA, 0.12-0.14 s with), so XLA is off by default.
+XLA measured slower than the default kernels on CPU (one thread, 32x32: about 1.4x
+the CPU time per image), so XLA is off by default.
 
-Reference: the original (StyleGAN2-ADA's TorchScript Inception in PyTorch) extracts
-11.3 img/s from 32x32 images on the 2-core CPU; target >= 13.6 img/s (1.2x).
+For a speed claim, run it beside the original on the same machine:
+``../shared/bench-original/side_by_side.sh`` prints both and the ratio (machines
+differ 2-3x, so a figure from another machine compares with nothing).
 """
 
 from __future__ import annotations

@@ -11,12 +11,14 @@ schedule's proportion, so a few iterations give the steady-state rate:
 
 Models: the ablation generator (``PRESETS["ablation"]``: Layers {1,2,2}, Hidden
 {256,64,16}) with ``cifar`` (channel_base 32768, channel_max 512, ``orig``, the CIFAR-10
-D) or ``small`` (channel_base 4096, channel_max 128) discriminators. The original
-StyleGAN2-ADA/Styleformer code ran 2.8 (cifar) and 16.5 (small) images/s on the 2-core
-reference machine.
+D) or ``small`` (channel_base 4096, channel_max 128) discriminators.
+
+For a speed claim, run it beside the original on the same machine:
+``../shared/bench-original/side_by_side.sh`` prints both and the ratio (machines
+differ 2-3x, so a figure from another machine compares with nothing).
 
 XLA is meant for GPUs: on a CPU, XLA's convolutions (no oneDNN) make the step several
-times slower (about 3 img/s for the small D, against 14-23 without).
+times slower (measure both with ``--xla both``).
 
 ``--presets NAME ...`` times a named configuration's own training step instead (its G,
 D, augmentation and recipe; ``--batch`` and ``--cpu-replicas`` still apply), e.g. the
@@ -61,7 +63,6 @@ from sfkeras.training.distribute import select_strategy  # noqa: E402
 from sfkeras.training.loop import Trainer  # noqa: E402
 
 DISCRIMINATORS = {"cifar": (32768, 512), "small": (4096, 128)}
-REFERENCE_IMAGES_PER_S = {"cifar": 2.8, "small": 16.5}
 
 
 def benchmark_config(discriminator: str, batch: int, xla: bool, cpu_replicas: int = 1) -> Config:
@@ -148,9 +149,7 @@ def main() -> None:
             except (tf.errors.OpError, ValueError) as error:
                 print(f"{label}: failed: {str(error).splitlines()[0][:200]}", flush=True)
                 continue
-            reference = REFERENCE_IMAGES_PER_S[discriminator]
-            print(f"{label}: {rate:7.2f} img/s ({rate / reference:.2f}x the original's "
-                  f"{reference} img/s)", flush=True)
+            print(f"{label}: {rate:7.2f} img/s", flush=True)
 
 
 if __name__ == "__main__":
