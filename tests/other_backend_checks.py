@@ -19,7 +19,7 @@ from conftest import to_numpy
 import sfkeras
 from sfkeras import cli
 from sfkeras.errors import BackendError
-from sfkeras.models import load_generator
+from sfkeras.loading import load_generator
 
 pytestmark = pytest.mark.cross_backend
 TOLERANCE = 1e-4
@@ -65,7 +65,7 @@ def test_export_refuses_before_reading_anything(tmp_path):
         export_generator(tmp_path / "absent.keras", tmp_path / "out")
 
 
-def test_command_line_prints_one_line_and_exits_7(capsys):
+def test_command_line_prints_one_line_and_exits_9(capsys):
     assert cli.main(["train"]) == BackendError.exit_code == 9
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1

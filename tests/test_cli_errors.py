@@ -6,11 +6,10 @@ import importlib
 import pkgutil
 
 import pytest
-import yaml
 
 import sfkeras
 from sfkeras.cli import build_parser, main
-from sfkeras.config import ConfigError
+from sfkeras.config import ConfigError, preset_params_yaml
 from sfkeras.data import DataError
 from sfkeras.errors import EXIT_CODES, SfkerasError
 from sfkeras.training.checkpoint import CheckpointMismatchError
@@ -20,7 +19,7 @@ from sfkeras.training.loop import NonFiniteLossError
 @pytest.fixture
 def params(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"preset": "shapes16"}))
+    path.write_text(preset_params_yaml("shapes16"))
     return str(path)
 
 
@@ -66,7 +65,7 @@ def test_version_and_every_flag_has_help(capsys):
 
 def test_configuration_error(tmp_path, capsys):
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"train": {"batch_sise": 4}}))
+    path.write_text(preset_params_yaml("shapes16").replace("  batch_size:", "  batch_sise:"))
     assert main(["config", "--params", str(path)]) == 2
     line = _one_error_line(capsys)
     assert line.startswith("sfkeras: configuration error:") and "batch_sise" in line
