@@ -76,8 +76,10 @@ EXIT_CODES: dict[int, tuple[str, str]] = {
     2: ("configuration error", "a key of params.yaml or a command-line value is invalid "
         "(also argparse's usage errors)"),
     3: ("data error", "the data set cannot be read or prepared"),
-    4: ("checkpoint error", "a run folder's checkpoints belong to another configuration"),
-    5: ("training diverged", "a loss became NaN or infinite"),
+    4: ("checkpoint error", "a run folder's checkpoints belong to another configuration, "
+        "or none of them can be read"),
+    5: ("training diverged", "a loss became NaN or infinite, or stayed beyond "
+        "train.divergence_loss"),
     6: ("weights error", "a weights file or snapshot is unreadable, refused, or does not fit"),
     OutputError.exit_code: ("output error", "an output file or folder cannot be written"),
     RunFolderInUseError.exit_code: ("run folder in use", "another process trains into the "
