@@ -7,7 +7,8 @@ on first use, so ``import sfkeras`` stays light:
 - :func:`import_official_generator` / :func:`import_official_discriminator`:
   original PyTorch state dicts -> Keras models (``sfkeras.convert``)
 - :func:`inception_features`: FID Inception pool3 features (``sfkeras.metrics``)
-- :func:`load_config`, :func:`config_from_params`: ``params.yaml`` -> validated config
+- :func:`load_config`: a complete ``params.yaml`` -> validated config;
+  :func:`config_from_params`: a preset plus partial overrides -> validated config
 
 The networks run on any Keras 3 backend: a ``KERAS_BACKEND`` set before the first
 ``import keras`` (or ``import sfkeras``) is kept; where none is set and Keras is not
