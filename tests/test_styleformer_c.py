@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from sfkeras.config.generator import GeneratorConfig
-from sfkeras.config.presets import PRESETS
+from sfkeras.config import preset_config
 from sfkeras.layers.stylegan2 import StyleGAN2Stage
 from sfkeras.models.generator import Generator, parameter_counts
 
@@ -46,7 +46,7 @@ def stylegan2_parameters(config: GeneratorConfig) -> int:
 
 @pytest.mark.parametrize("preset", ["clevr", "cityscapes", "afhq_cat"])
 def test_preset_builds_and_generates_at_full_resolution(preset, record_property):
-    config = GeneratorConfig.from_dict(PRESETS[preset]["generator"], "generator")
+    config = preset_config(preset).generator
     counts = parameter_counts(config)
     record_property("parameters", counts)
     print(f"{preset}: {counts}")
