@@ -57,7 +57,6 @@ from sfkeras.config import (  # noqa: E402
     DiscriminatorConfig,
     TrainConfig,
     config_from_params,
-    preset_config,
 )
 from sfkeras.training.distribute import select_strategy  # noqa: E402
 from sfkeras.training.loop import Trainer  # noqa: E402
@@ -67,7 +66,7 @@ DISCRIMINATORS = {"cifar": (32768, 512), "small": (4096, 128)}
 
 def benchmark_config(discriminator: str, batch: int, xla: bool, cpu_replicas: int = 1) -> Config:
     """The ablation G, the named D, bgc augmentation at fixed p = 0.2, CIFAR recipe."""
-    generator = preset_config("ablation").generator
+    generator = config_from_params({"preset": "ablation"}).generator
     channel_base, channel_max = DISCRIMINATORS[discriminator]
     return Config(
         data=DataConfig(resolution=generator.resolution),

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sfkeras.config.generator import GeneratorConfig
 from sfkeras.config import preset_config
+from sfkeras.config.generator import GeneratorConfig
 from sfkeras.layers.stylegan2 import StyleGAN2Stage
 from sfkeras.models.generator import Generator, parameter_counts
 

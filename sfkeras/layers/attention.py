@@ -61,7 +61,7 @@ class _SeedTensor(keras.random.SeedGenerator):
     seed on every draw.
     """
 
-    def __init__(self, seed):  # noqa: super().__init__ would create a state variable
+    def __init__(self, seed):  # no super().__init__(): it would create a state variable
         self.seed = ops.cast(seed, "int32")
 
     def next(self, ordered=True):
