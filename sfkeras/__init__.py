@@ -14,6 +14,13 @@ The networks run on any Keras 3 backend: a ``KERAS_BACKEND`` set before the firs
 ``import keras`` (or ``import sfkeras``) is kept; where none is set and Keras is not
 imported yet, sfkeras chooses TensorFlow, which the data pipeline, training and
 export need (see :mod:`sfkeras.backend`).
+
+On the CPU, TensorFlow computes with its oneDNN kernels: where ``TF_ENABLE_ONEDNN_OPTS``
+is unset and TensorFlow is not imported yet, sfkeras sets it to ``1``. TensorFlow
+itself turns them on only on CPUs with AVX-512 VNNI, BF16 or AMX; elsewhere (AVX2
+machines) its own kernels train the default recipe 1.6x slower on two CPU replicas
+(``benchmarks/PROFILE.md``). ``TF_ENABLE_ONEDNN_OPTS=0`` keeps TensorFlow's own
+kernels; the results agree to rounding either way (the test suite runs in both modes).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import sys
 
 if "keras" not in sys.modules:  # once imported, Keras keeps the backend it chose
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if "tensorflow" not in sys.modules:  # TensorFlow reads the kernel choice when imported
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,6 @@
 """The public entry points and the command line."""
 
+import os
 import subprocess
 import sys
 
@@ -40,6 +41,25 @@ def test_configuration_errors_exit_2_with_the_key(tmp_path, capsys):
     params.write_text(preset_params_yaml("shapes16").replace("  kimg: 40.0", "  kimgs: 7"))
     assert main(["config", "--params", str(params)]) == 2
     assert "train.kimgs: unknown key; did you mean 'kimg'?" in capsys.readouterr().err
+
+
+ONEDNN_PROBE = """
+import os, sfkeras
+import tensorflow as tf
+from tensorflow.python.util import _pywrap_util_port
+print(os.environ.get("TF_ENABLE_ONEDNN_OPTS"), _pywrap_util_port.IsMklEnabled())
+"""
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, "1 True"), ("0", "0 False"),
+                                                    ("1", "1 True")])
+def test_import_chooses_onednn_kernels_unless_the_user_chose(setting, expected):
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    result = subprocess.run([sys.executable, "-c", ONEDNN_PROBE], capture_output=True,
+                            text=True, check=True, env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.stdout.split()[-2:] == expected.split()
 
 
 def test_console_script_help_lists_the_stages():
