@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import pathlib
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# First, so that the suite runs on sfkeras's defaults (TensorFlow backend, oneDNN kernels)
+# wherever KERAS_BACKEND or TF_ENABLE_ONEDNN_OPTS is unset, whichever test module loads first.
+import sfkeras  # noqa: E402, F401, I001
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
