@@ -139,11 +139,15 @@ def layer_norm(x):
     """Normalise every token over its channels (no affine): ``[..., C] -> [..., C]``.
 
     Computed in float32 (float16 squares overflow above 256, and the epsilon is
-    below float16's normal range), returned in ``x``'s dtype.
+    below float16's normal range), returned in ``x``'s dtype. The variance is written
+    out rather than taken from ``ops.moments``: TensorFlow's moments stop the gradient
+    through the mean inside the variance, which leaves first derivatives exact but
+    drops terms of the second derivatives that path-length regularisation needs.
     """
     x32 = ops.cast(x, "float32")
-    mean, variance = ops.moments(x32, axes=[-1], keepdims=True)
-    return ops.cast((x32 - mean) * ops.rsqrt(variance + LAYER_NORM_EPSILON), x.dtype)
+    centered = x32 - ops.mean(x32, axis=-1, keepdims=True)
+    variance = ops.mean(ops.square(centered), axis=-1, keepdims=True)
+    return ops.cast(centered * ops.rsqrt(variance + LAYER_NORM_EPSILON), x.dtype)
 
 
 @keras.saving.register_keras_serializable(package="sfkeras")
@@ -218,7 +222,7 @@ class ModulatedEncoderLayer(keras.layers.Layer):
                 initializer=_uniform(seq_length))
         self.noise_const = self.add_weight(
             name="noise_const", shape=(seq_length, 1),
-            initializer=keras.initializers.RandomNormal(), trainable=False)
+            initializer=keras.initializers.RandomNormal(stddev=1.0), trainable=False)  # torch.randn
         self.noise_strength = self.add_weight(
             name="noise_strength", shape=(), initializer="zeros")
         self.bias = self.add_weight(name="bias", shape=(self.out_features,), initializer="zeros")

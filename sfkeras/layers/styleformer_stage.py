@@ -128,7 +128,7 @@ class StyleformerStage(keras.layers.Layer):
         if self.has_const:
             self.const = self.add_weight(
                 name="const", shape=(self.seq_length, self.hidden),
-                initializer=keras.initializers.RandomNormal())
+                initializer=keras.initializers.RandomNormal(stddev=1.0))  # torch.randn
         self.pos_embedding = self.add_weight(
             name="pos_embedding", shape=(1, self.seq_length, self.hidden), initializer="zeros")
         for encoder in self.encoders:

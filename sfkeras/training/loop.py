@@ -195,8 +195,16 @@ class Trainer:
             "state": state,
         }
 
-    def run_step(self, reals) -> dict[str, float]:
+    def run_step(self, reals, recorded: dict[str, tf.Tensor] | None = None) -> dict[str, float]:
         """One training step on a distributed batch of real images.
+
+        Args:
+            reals: the step's real images (a distributed batch).
+            recorded: random inputs recorded elsewhere, replacing the step's own draws
+                (one replica only; :mod:`sfkeras.training.replay` replays the original's
+                runs with them): ``z/Gmain``, ``z/Greg``, ``z/Dmain``, the global latents
+                ``[batch, z_dim]`` of each phase, and ``pl_noise``, Greg's standard
+                normal image directions ``[batch // pl_batch_shrink, H, W, C]``.
 
         Returns:
             The step's global-batch means: ``loss/G``, ``loss/D`` and, when their
@@ -205,12 +213,16 @@ class Trainer:
         phases = phases_at(int(self.step.numpy()), self.config.train, self.config.augment)
         # One compiled step per combination of optional phases; the ADA update is a
         # separate small function, so that it does not double the number of traces.
-        key = (phases.generator_reg, phases.discriminator_reg)
+        if recorded is not None and self.strategy.num_replicas_in_sync != 1:
+            raise ValueError("recorded inputs replace the draws of one replica, but the "
+                             f"strategy has {self.strategy.num_replicas_in_sync}")
+        key = (phases.generator_reg, phases.discriminator_reg, recorded is not None)
         if key not in self._compiled_steps:
             self._compiled_steps[key] = tf.function(
-                lambda batch: self._distributed_step(batch, phases), autograph=False,
-                jit_compile=self.config.train.xla or None)
-        stats = {name: float(value) for name, value in self._compiled_steps[key](reals).items()}
+                lambda batch, inputs: self._distributed_step(batch, phases, inputs),
+                autograph=False, jit_compile=self.config.train.xla or None)
+        stats = {name: float(value)
+                 for name, value in self._compiled_steps[key](reals, recorded).items()}
         if phases.ada_update:
             self._update_ada()
         if self.augment is not None:
@@ -219,9 +231,10 @@ class Trainer:
 
     # -- the compiled step ----------------------------------------------------------
 
-    def _distributed_step(self, reals, phases: StepPhases) -> dict[str, tf.Tensor]:
+    def _distributed_step(self, reals, phases: StepPhases,
+                          recorded: dict[str, tf.Tensor] | None) -> dict[str, tf.Tensor]:
         train = self.config.train
-        sums = self.strategy.run(self._replica_step, args=(reals, phases))
+        sums = self.strategy.run(self._replica_step, args=(reals, phases, recorded))
         sums = {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
                 for name, value in sums.items()}
         update_ema(self.generator_ema, self.generator,
@@ -237,7 +250,8 @@ class Trainer:
                 self.global_batch // train.pl_batch_shrink)
         return stats
 
-    def _replica_step(self, reals, phases: StepPhases) -> dict[str, tf.Tensor]:
+    def _replica_step(self, reals, phases: StepPhases,
+                      recorded: dict[str, tf.Tensor] | None) -> dict[str, tf.Tensor]:
         """All phases of one step on this replica's share of the batch."""
         step_seed = tf.random.experimental.stateless_fold_in(
             tf.constant([self.config.train.seed, 0], tf.int64), self.step)
@@ -251,8 +265,11 @@ class Trainer:
             # Latents are sliced from the global batch; the other draws (mixing,
             # augmentation, path-length noise) are per replica.
             seed = tf.random.experimental.stateless_fold_in(seeds[index], replica)
-            stats, grads = self.phase_gradients(
-                phase, self._latents(seeds[index], replica), reals, seed)
+            if recorded is None:
+                z, pl_noise = self._latents(seeds[index], replica), None
+            else:
+                z, pl_noise = recorded.get(f"z/{phase}"), recorded["pl_noise"]
+            stats, grads = self.phase_gradients(phase, z, reals, seed, pl_noise=pl_noise)
             if self.ada is not None and "real_logits" in stats:
                 self.ada.accumulate(stats["real_logits"])
             optimizer, network = (self.g_optimizer, self.generator) if phase.startswith("G") \
@@ -263,7 +280,8 @@ class Trainer:
         return sums
 
     def phase_gradients(
-        self, phase: str, z: tf.Tensor, reals: tf.Tensor, seed: tf.Tensor
+        self, phase: str, z: tf.Tensor | None, reals: tf.Tensor, seed: tf.Tensor,
+        pl_noise: tf.Tensor | None = None,
     ) -> tuple[dict[str, tf.Tensor], list[tf.Tensor]]:
         """Loss statistics and weight gradients of one phase on one replica.
 
@@ -280,6 +298,8 @@ class Trainer:
             reals: this replica's real images ``[replica_batch, H, W, C]``.
             seed: int ``[2]`` seed of the phase's other randomness (style mixing,
                 augmentation, path-length noise).
+            pl_noise: Greg's image directions (``None``: drawn from ``seed``; see
+                :meth:`StyleGAN2Loss.generator_path_length`).
 
         Returns:
             ``stats``: sums over this replica's samples (``loss/G``, ``loss/D``,
@@ -298,7 +318,7 @@ class Trainer:
                 stats = {"loss/G": tf.reduce_sum(loss)}
                 objective = tf.reduce_sum(loss) / self.global_batch
             elif phase == "Greg":
-                loss = self.loss.generator_path_length(z, seed)
+                loss = self.loss.generator_path_length(z, seed, pl_noise)
                 stats = {"loss/pl_penalty": tf.reduce_sum(loss) / train.pl_weight}
                 objective = tf.reduce_sum(loss) * train.g_reg_interval / (
                     self.global_batch // train.pl_batch_shrink)

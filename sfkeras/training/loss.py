@@ -104,10 +104,13 @@ class StyleGAN2Loss:
         logits = self.run_discriminator(images, tf.random.experimental.stateless_fold_in(seed, 2))
         return tf.nn.softplus(-logits), logits
 
-    def generator_path_length(self, z: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    def generator_path_length(self, z: tf.Tensor, seed: tf.Tensor,
+                              noise: tf.Tensor | None = None) -> tf.Tensor:
         """Greg: per-sample path-length penalty times ``pl_weight`` (``[N // shrink]``).
 
-        Updates the running mean ``pl_mean``.
+        ``noise`` (``[N // shrink, H, W, C]``, standard normal; ``None``: drawn from
+        ``seed``) is the random image direction, divided by ``sqrt(H * W)`` as the
+        original does. Updates the running mean ``pl_mean``.
         """
         batch = tf.shape(z)[0] // self.settings.pl_batch_shrink
         z = z[:batch]
@@ -115,9 +118,10 @@ class StyleGAN2Loss:
             images, ws = self.run_generator(z, seed)
             tape.watch(ws)
             size = tf.cast(tf.shape(images)[1] * tf.shape(images)[2], tf.float32)
-            noise = tf.random.stateless_normal(
-                tf.shape(images), tf.random.experimental.stateless_fold_in(seed, 3)) / tf.sqrt(size)
-            projection = tf.reduce_sum(images * noise)
+            if noise is None:
+                noise = tf.random.stateless_normal(
+                    tf.shape(images), tf.random.experimental.stateless_fold_in(seed, 3))
+            projection = tf.reduce_sum(images * (noise / tf.sqrt(size)))
         grads = tf.cast(tape.gradient(projection, ws), tf.float32)  # ws: float16 if mixed
         lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))
         pl_mean = self.pl_mean + (tf.reduce_mean(lengths) - self.pl_mean) * self.settings.pl_decay
