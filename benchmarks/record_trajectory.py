@@ -178,7 +178,7 @@ def run(orig, config, G, D, inputs) -> dict[str, np.ndarray]:
                                        ("D", D, r["d_lr"], r["d_reg_interval"])]:
         ratio = interval / (interval + 1)
         opt = torch.optim.Adam(module.parameters(), lr=lr * ratio,
-                               betas=[b ** ratio for b in r["betas"]], eps=1e-8)
+                               betas=[b ** ratio for b in r["betas"]], eps=r.get("epsilon", 1e-8))
         phases += [(name + "main", module, opt, 1), (name + "reg", module, opt, interval)]
 
     # Record what the loss reports (and still forward it to the original's training_stats).

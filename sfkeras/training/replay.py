@@ -50,6 +50,8 @@ LOSS_TOLERANCE = 1e-4
 #: The original's reported losses -> the trainer's statistics of the same quantity.
 LOSS_NAMES = {"loss_G": "loss/G", "loss_D": "loss/D", "loss_r1": "loss/r1_penalty",
               "loss_pl": "loss/pl_penalty"}
+#: The original's Adam epsilon when the recipe does not name one.
+ORIGINAL_EPSILON = 1e-8
 #: The original's conv clamp when its config does not name one (its ``train.py``).
 ORIGINAL_CONV_CLAMP = 256.0
 
@@ -118,6 +120,7 @@ def replay_config(trajectory: Trajectory) -> Config:
         train=TrainConfig(
             batch_size=int(recipe["batch"]), g_lr=float(recipe["g_lr"]),
             d_lr=float(recipe["d_lr"]), betas=tuple(recipe["betas"]),
+            epsilon=float(recipe.get("epsilon", ORIGINAL_EPSILON)),
             r1_gamma=float(recipe["r1_gamma"]), pl_weight=float(recipe["pl_weight"]),
             pl_batch_shrink=int(recipe["pl_batch_shrink"]), pl_decay=float(recipe["pl_decay"]),
             ema_kimg=float(recipe["ema_kimg"]), ema_rampup=recipe["ema_rampup"],
