@@ -3,17 +3,23 @@ code per kind (documented in ``--help``), tracebacks only with ``--debug``."""
 
 import argparse
 import importlib
+import inspect
 import pkgutil
 
 import pytest
+from conftest import REPO_ROOT
 
 import sfkeras
+import sfkeras.errors
 from sfkeras.cli import build_parser, main
 from sfkeras.config import ConfigError, preset_params_yaml
 from sfkeras.data import DataError
-from sfkeras.errors import EXIT_CODES, SfkerasError
-from sfkeras.training.checkpoint import CheckpointMismatchError
-from sfkeras.training.loop import NonFiniteLossError
+from sfkeras.errors import (
+    EXIT_CODES,
+    CheckpointMismatchError,
+    SfkerasError,
+    TrainingDiverged,
+)
 
 
 @pytest.fixture
@@ -39,7 +45,7 @@ def test_every_error_kind_has_its_row_in_the_exit_code_table(capsys):
     for module in pkgutil.walk_packages(sfkeras.__path__, "sfkeras."):
         importlib.import_module(module.name)
     kinds = {cls.__name__: cls for cls in _all_subclasses(SfkerasError)}
-    assert {"ConfigError", "DataError", "CheckpointMismatchError", "NonFiniteLossError",
+    assert {"ConfigError", "DataError", "CheckpointMismatchError", "TrainingDiverged",
             "WeightImportError", "SnapshotError", "MissingFileError"} <= set(kinds)
     for name, cls in kinds.items():
         assert EXIT_CODES[cls.exit_code][0] == cls.kind, name
@@ -48,6 +54,33 @@ def test_every_error_kind_has_its_row_in_the_exit_code_table(capsys):
     help_text = capsys.readouterr().out
     for code, (kind, _) in EXIT_CODES.items():
         assert f"{code:3d}  {kind}" in help_text
+
+
+def test_every_error_class_and_exit_code_is_defined_in_sfkeras_errors():
+    for module in pkgutil.walk_packages(sfkeras.__path__, "sfkeras."):
+        importlib.import_module(module.name)
+    elsewhere = {f"{cls.__module__}.{cls.__qualname__}" for cls in _all_subclasses(SfkerasError)
+                 if cls.__module__ != "sfkeras.errors"}
+    assert not elsewhere, sorted(elsewhere)
+
+
+def _readme_exit_codes() -> list[tuple[int, str]]:
+    """``(code, kind)`` of every row of README's table under "## Exit codes"."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("\n## Exit codes\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    assert [cell.strip() for cell in rows[0].strip("|").split("|")] == ["code", "kind",
+                                                                         "meaning"]
+    cells = [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
+    return [(int(code), kind) for code, kind, _ in cells]
+
+
+def test_readme_exit_code_table_matches_the_error_classes():
+    assert _readme_exit_codes() == [(code, kind) for code, (kind, _) in EXIT_CODES.items()]
+    documented = dict(_readme_exit_codes())
+    for name, cls in inspect.getmembers(sfkeras.errors, inspect.isclass):
+        if issubclass(cls, SfkerasError) and cls is not SfkerasError:
+            assert documented[cls.exit_code] == cls.kind, name
 
 
 def test_version_and_every_flag_has_help(capsys):
@@ -103,7 +136,7 @@ def test_usage_errors_exit_with_2(capsys):
      "data error"),
     (CheckpointMismatchError("refusing to resume from data/train/checkpoints/k"), 4,
      "checkpoint error"),
-    (NonFiniteLossError("loss_Gmain is nan at step 3"), 5, "training diverged"),
+    (TrainingDiverged("loss_Gmain is nan at step 3"), 5, "training diverged"),
     (ConfigError("train.kimg", "must be positive"), 2, "configuration error"),
     (FileNotFoundError(2, "No such file or directory", "data/prepared/x/dataset.json"), 10,
      "missing file"),
@@ -112,7 +145,7 @@ def test_errors_raised_while_training(monkeypatch, params, capsys, error, code, 
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr("sfkeras.training.loop.train", fail)
+    monkeypatch.setattr("sfkeras.training.run.train", fail)
     assert main(["train", "--params", params]) == code
     line = _one_error_line(capsys)
     assert line.startswith(f"sfkeras: {kind}: ")
@@ -123,7 +156,7 @@ def test_unexpected_errors_are_one_line_unless_debug(monkeypatch, params, capsys
     def fail(*args, **kwargs):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr("sfkeras.training.loop.train", fail)
+    monkeypatch.setattr("sfkeras.training.run.train", fail)
     assert main(["train", "--params", params]) == 1
     line = _one_error_line(capsys)
     assert "RuntimeError: boom second line" in line and "rerun with --debug" in line

@@ -18,26 +18,9 @@ import types
 import typing
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from sfkeras.errors import SfkerasError
+from sfkeras.errors import ConfigError
 
 S = TypeVar("S", bound="Section")
-
-
-class ConfigError(SfkerasError, ValueError):
-    """A configuration value is unknown, mistyped or inconsistent.
-
-    Attributes:
-        key: dotted path of the offending key, e.g. ``"model.hidden"``.
-        message: what is wrong and how to fix it.
-    """
-
-    exit_code = 2
-    kind = "configuration error"
-
-    def __init__(self, key: str, message: str):
-        self.key = key
-        self.message = message
-        super().__init__(f"{key}: {message}" if key else message)
 
 
 @dataclasses.dataclass(frozen=True)

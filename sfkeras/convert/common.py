@@ -15,14 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sfkeras.errors import SfkerasError
-
-
-class WeightImportError(SfkerasError, ValueError):
-    """A state dict does not fit the network: lists missing, unexpected, mis-shaped names."""
-
-    exit_code = 6
-    kind = "weights error"
+from sfkeras.errors import WeightImportError
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,10 @@ from sfkeras.convert.torch_pickle import (
     TorchPickleError,
     storage_array,
 )
-from sfkeras.errors import MissingFileError
+from sfkeras.errors import MissingFileError, SnapshotError
 
 #: The networks of a snapshot, in the original's pickle order.
 NETWORK_NAMES = ("G", "D", "G_ema", "augment_pipe")
-
-
-class SnapshotError(TorchPickleError):
-    """A snapshot pickle is unreadable, refused, or lacks what the caller needs."""
 
 
 @dataclasses.dataclass

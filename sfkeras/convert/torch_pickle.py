@@ -18,14 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sfkeras.errors import SfkerasError
-
-
-class TorchPickleError(SfkerasError, ValueError):
-    """A PyTorch file is unreadable, inconsistent, or asks for a global we refuse."""
-
-    exit_code = 6
-    kind = "weights error"
+from sfkeras.errors import TorchPickleError
 
 
 class StorageType:

@@ -1,10 +1,5 @@
-"""The one exception type of :mod:`sfkeras.data`."""
+"""The one exception type of :mod:`sfkeras.data` (defined in :mod:`sfkeras.errors`)."""
 
-from sfkeras.errors import SfkerasError
+from sfkeras.errors import DataError
 
-
-class DataError(SfkerasError, RuntimeError):
-    """A data source or prepared data set cannot be used; the message says what to do."""
-
-    exit_code = 3
-    kind = "data error"
+__all__ = ["DataError"]

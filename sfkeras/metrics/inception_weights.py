@@ -27,7 +27,7 @@ import zipfile
 
 import numpy as np
 
-from sfkeras.errors import SfkerasError
+from sfkeras.errors import InceptionWeightsError
 from sfkeras.metrics.atomic import write_atomically
 from sfkeras.metrics.torchscript import ScriptModule, read_torchscript
 
@@ -38,13 +38,6 @@ SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 BATCH_NORM_EPS = 1e-3
 CONVERTED_NAME = f"inception_fid-{SHA1[:12]}.npz"
-
-
-class InceptionWeightsError(SfkerasError, ValueError):
-    """The FID Inception weights cannot be obtained, or are not the expected file."""
-
-    exit_code = 6
-    kind = "weights error"
 
 
 def cache_dir() -> pathlib.Path:

@@ -32,10 +32,7 @@ from sfkeras.convert.torch_pickle import (
     TorchPickleError,
     storage_array,
 )
-
-
-class TorchScriptError(TorchPickleError):
-    """A file is not a readable TorchScript archive, or asks for a forbidden global."""
+from sfkeras.errors import TorchScriptError
 
 
 class ScriptModule:
