@@ -10,29 +10,25 @@ on first use, so ``import sfkeras`` stays light:
 - :func:`load_config`: a complete ``params.yaml`` -> validated config;
   :func:`config_from_params`: a preset plus partial overrides -> validated config
 
-The networks run on any Keras 3 backend: a ``KERAS_BACKEND`` set before the first
-``import keras`` (or ``import sfkeras``) is kept; where none is set and Keras is not
-imported yet, sfkeras chooses TensorFlow, which the data pipeline, training and
-export need (see :mod:`sfkeras.backend`).
+``import sfkeras`` changes no environment variable and imports neither Keras nor
+TensorFlow. Its Keras classes (the networks and their layers; on TensorFlow also the
+optimiser and the augmentation) are registered as soon as Keras is imported, before or
+after sfkeras, so that
+``keras.saving.load_model`` opens every ``.keras`` file sfkeras writes
+(:mod:`sfkeras.registration`).
 
-On the CPU, TensorFlow computes with its oneDNN kernels: where ``TF_ENABLE_ONEDNN_OPTS``
-is unset and TensorFlow is not imported yet, sfkeras sets it to ``1``. TensorFlow
-itself turns them on only on CPUs with AVX-512 VNNI, BF16 or AMX; elsewhere (AVX2
-machines) its own kernels train the default recipe 1.6x slower on two CPU replicas
-(``benchmarks/PROFILE.md``). ``TF_ENABLE_ONEDNN_OPTS=0`` keeps TensorFlow's own
-kernels; the results agree to rounding either way (the test suite runs in both modes).
+The networks run on any Keras 3 backend: Keras' own choice (``KERAS_BACKEND``, else
+TensorFlow) is kept; the data pipeline, training and export need TensorFlow (see
+:mod:`sfkeras.backend`). TensorFlow's CPU kernels are its own choice too unless you set
+``TF_ENABLE_ONEDNN_OPTS`` before importing it; the ``sfkeras`` command line turns on
+the faster oneDNN kernels where the variable is unset (:func:`sfkeras.cli.main`).
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 
-if "keras" not in sys.modules:  # once imported, Keras keeps the backend it chose
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-if "tensorflow" not in sys.modules:  # TensorFlow reads the kernel choice when imported
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+from sfkeras import registration
 
 __version__ = "0.1.0"
 
@@ -59,3 +55,6 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return __all__
+
+
+registration.install()  # last: with Keras imported already, this imports sfkeras.models

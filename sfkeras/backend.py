@@ -3,8 +3,8 @@
 The networks (``sfkeras.ops``, ``layers``, ``models``, the weight importers of
 ``sfkeras.convert`` and the FID Inception of ``sfkeras.metrics.inception``) are written
 in ``keras.ops`` and run on any Keras 3 backend: set ``KERAS_BACKEND`` to ``jax`` or
-``torch`` before the first ``import keras`` (``import sfkeras`` only sets it to
-``tensorflow`` where nothing chose a backend). The data pipeline (``tf.data``), the
+``torch`` before the first ``import keras`` (sfkeras never sets it; Keras' default is
+``tensorflow``). The data pipeline (``tf.data``), the
 training loop (``tf.GradientTape``, ``tf.distribute``), SavedModel export and loading
 are TensorFlow programs: their entry points call :func:`require_tensorflow`, which
 fails at once with a :class:`~sfkeras.errors.BackendError` saying how to fix it.

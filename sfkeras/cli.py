@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 
-from sfkeras import __version__
+from sfkeras import __version__, registration
 from sfkeras.config import (
     PRESETS,
     Config,
@@ -374,14 +375,36 @@ def _exit_codes() -> str:
     return f"exit codes (errors print one line 'sfkeras: <kind>: <message>'):\n{rows}"
 
 
+def choose_kernels() -> None:
+    """TensorFlow's oneDNN CPU kernels, unless the user chose: ``TF_ENABLE_ONEDNN_OPTS=1``
+    where the variable is unset and TensorFlow is not imported yet (it reads the
+    variable once, when imported).
+
+    TensorFlow itself turns them on only on CPUs with AVX-512 VNNI, BF16 or AMX;
+    elsewhere (AVX2 machines) its own kernels train the default recipe 1.6x slower on
+    two CPU replicas (``benchmarks/PROFILE.md``). ``TF_ENABLE_ONEDNN_OPTS=0`` keeps
+    TensorFlow's own kernels; the results agree to rounding either way (the test suite
+    runs in both modes).
+    """
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sfkeras`` console script.
+
+    First chooses TensorFlow's kernels (:func:`choose_kernels`; this module imports
+    neither Keras nor TensorFlow, its commands import them) and leaves the registration
+    of Keras classes to the modules each command imports
+    (:func:`sfkeras.registration.cancel`: a DVC stage reads only its command's code).
 
     Deliberate errors print one line ``sfkeras: <kind>: <message>`` on stderr and return
     their kind's exit code (see ``sfkeras --help``); a missing file is such an error;
     anything else is a bug: one line and "rerun with --debug", or the traceback with
     ``--debug``.
     """
+    choose_kernels()
+    registration.cancel()
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)

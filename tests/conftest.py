@@ -11,10 +11,11 @@ import os
 import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The suite runs on the command line's kernel default (sfkeras.cli.choose_kernels: oneDNN)
+# where TF_ENABLE_ONEDNN_OPTS is unset; TensorFlow reads it once, when imported, so this
+# comes before any import that may load TensorFlow. CI sets it to 0 and to 1 explicitly.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-# First, so that the suite runs on sfkeras's defaults (TensorFlow backend, oneDNN kernels)
-# wherever KERAS_BACKEND or TF_ENABLE_ONEDNN_OPTS is unset, whichever test module loads first.
-import sfkeras  # noqa: E402, F401, I001
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
