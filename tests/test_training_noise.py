@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from sfkeras.config import GeneratorConfig
-from sfkeras.layers.attention import fold_noise_seed
+from sfkeras.layers.noise import fold_noise_seed
 from sfkeras.models.generator import Generator
 from sfkeras.training.loss import LossSettings, StyleGAN2Loss
 

@@ -5,7 +5,8 @@ from sfkeras.layers.conv import EqualizedConv2D
 from sfkeras.layers.dense import EqualizedDense
 from sfkeras.layers.discriminator import DiscriminatorBlock, DiscriminatorEpilogue, MinibatchStdDev
 from sfkeras.layers.mapping import MappingNetwork
-from sfkeras.layers.styleformer_stage import BlockOutput, StyleformerStage
+from sfkeras.layers.stage import BlockOutput
+from sfkeras.layers.styleformer_stage import StyleformerStage
 from sfkeras.layers.stylegan2 import StyleGAN2Stage, SynthesisBlock, SynthesisLayer, ToRGB
 from sfkeras.layers.torgb import DemodulatedToRGB
 

@@ -30,10 +30,10 @@ from typing import Any
 import keras
 from keras import ops
 
-from sfkeras.layers.attention import check_noise_mode, fold_noise_seed, normal_noise
 from sfkeras.layers.dense import EqualizedDense
 from sfkeras.layers.modulation import DEMODULATION_EPSILON
-from sfkeras.layers.styleformer_stage import BlockOutput, exhaust
+from sfkeras.layers.noise import check_noise_mode, fold_noise_seed, normal_noise
+from sfkeras.layers.stage import BlockOutput, exhaust
 from sfkeras.ops import bias_act, upfirdn2d, upsample_2d
 from sfkeras.ops.conv import conv2d_resample
 from sfkeras.ops.fir import FILTER_TAPS
@@ -351,7 +351,7 @@ class SynthesisBlock(keras.layers.Layer):
 class StyleGAN2Stage(keras.layers.Layer):
     """The StyleGAN2 blocks of one resolution of Styleformer-C.
 
-    Follows the stage protocol of :mod:`sfkeras.layers.styleformer_stage`, so the
+    Follows the stage protocol of :mod:`sfkeras.layers.stage`, so the
     synthesis network can put it after a Styleformer stage: the first block up-samples
     the previous stage's NHWC map ``[N, R/2, R/2, in_channels]``, the last one ends with
     the ToRGB. Block ``k`` reads ``ws[:, 2k]`` and ``ws[:, 2k + 1]``; the ToRGB reads

@@ -11,9 +11,10 @@ import numpy as np
 from keras import ops
 
 from sfkeras.config.generator import GeneratorConfig
-from sfkeras.layers.attention import check_noise_mode, fold_noise_seed
 from sfkeras.layers.mapping import MappingNetwork
-from sfkeras.layers.styleformer_stage import BlockOutput, StyleformerStage
+from sfkeras.layers.noise import check_noise_mode, fold_noise_seed
+from sfkeras.layers.stage import BlockOutput
+from sfkeras.layers.styleformer_stage import StyleformerStage
 from sfkeras.layers.stylegan2 import StyleGAN2Stage
 
 
@@ -40,7 +41,7 @@ class SynthesisNetwork(keras.layers.Layer):
     """``ws [N, num_ws, w_dim] -> images [N, resolution, resolution, channels]`` (NHWC).
 
     One stage per resolution of ``config.block_resolutions`` (see
-    :mod:`sfkeras.layers.styleformer_stage` for the stage protocol): Styleformer stages
+    :mod:`sfkeras.layers.stage` for the stage protocol): Styleformer stages
     up to ``config.styleformer_max_resolution``, StyleGAN2 stages
     (:class:`~sfkeras.layers.stylegan2.StyleGAN2Stage`) above it (Styleformer-C: the
     last Styleformer stage hands over its map without up-sampling it). The images of all
