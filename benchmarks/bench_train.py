@@ -1,6 +1,6 @@
 """Training throughput (images/s) of full StyleGAN2-ADA iterations.
 
-One iteration is a real training step of :class:`sfkeras.training.loop.Trainer`:
+One iteration is a real training step of :class:`sfkeras.training.trainer.Trainer`:
 Gmain, Dmain, lazy R1 (Dreg every ``d_reg_interval`` steps), the ``bgc`` augmentation
 at a fixed p = 0.2 on every image D sees, the generator EMA, on synthetic images
 (no data loading). The two kinds of step (with and without R1) are timed separately
@@ -59,7 +59,7 @@ from sfkeras.config import (  # noqa: E402
     config_from_params,
 )
 from sfkeras.training.distribute import select_strategy  # noqa: E402
-from sfkeras.training.loop import Trainer  # noqa: E402
+from sfkeras.training.trainer import Trainer  # noqa: E402
 
 DISCRIMINATORS = {"cifar": (32768, 512), "small": (4096, 128)}
 

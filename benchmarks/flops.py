@@ -249,11 +249,7 @@ def build_trainer(config_path: str, batch: int):
     """The configuration and a one-device :class:`Trainer` of it at ``batch`` images per
     step (the returned configuration keeps its own batch size)."""
     from sfkeras.config import load_config
-
-    try:
-        from sfkeras.training.trainer import Trainer
-    except ImportError:  # before the trainer had a module of its own
-        from sfkeras.training.loop import Trainer
+    from sfkeras.training.trainer import Trainer
 
     config = load_config(config_path)
     train = dataclasses.replace(config.train, batch_size=batch, cpu_replicas=1,

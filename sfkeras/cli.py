@@ -94,7 +94,7 @@ def _cmd_import_weights(args: argparse.Namespace) -> None:
         return
     from sfkeras.convert.common import load_state
     from sfkeras.convert.generator import import_official_generator
-    from sfkeras.loading import check_exists
+    from sfkeras.saved.loader import check_exists
 
     if not (args.config and args.state):
         raise ConfigError("import-weights", "pass --snapshot network-snapshot.pkl, or both "
@@ -115,8 +115,8 @@ def inception_weights(configured: str | None) -> pathlib.Path | str | None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
-    from sfkeras.loading import load_generator
     from sfkeras.render import generate
+    from sfkeras.saved.loader import load_generator
 
     if (args.seeds is None) == (args.projected_w is None):
         raise ConfigError("generate", "pass exactly one of --seeds and --projected-w")
@@ -135,10 +135,10 @@ def _cmd_generate(args: argparse.Namespace) -> None:
 
 
 def _cmd_project(args: argparse.Namespace) -> None:
-    from sfkeras.loading import check_exists, load_generator
     from sfkeras.metrics.inception import load_fid_inception
     from sfkeras.render import projector
     from sfkeras.render.figures import mapped_ws, synthesize
+    from sfkeras.saved.loader import check_exists, load_generator
 
     if (args.target is None) == (args.target_seed is None):
         raise ConfigError("project", "pass exactly one of --target and --target-seed")
@@ -179,7 +179,7 @@ def _cmd_prepare(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from sfkeras.training.loop import train
+    from sfkeras.training.run import train
 
     config = load_config(args.params)
     data = pathlib.Path(args.data) if args.data else prepared_path(config)
@@ -206,7 +206,7 @@ def _warn_if_slow_on_cpu(settings) -> None:
     """Warn before metrics that take hours without a GPU (e.g. ``fid50k_full``)."""
     import tensorflow as tf
 
-    from sfkeras.metrics.protocols import parse_metric
+    from sfkeras.config.metric_names import parse_metric
 
     generated = max(settings.num_images or parse_metric(name).num_gen
                     for name in settings.metrics)
@@ -376,9 +376,11 @@ def _exit_codes() -> str:
 
 
 def choose_kernels() -> None:
-    """TensorFlow's oneDNN CPU kernels, unless the user chose: ``TF_ENABLE_ONEDNN_OPTS=1``
-    where the variable is unset and TensorFlow is not imported yet (it reads the
-    variable once, when imported).
+    """TensorFlow and its oneDNN CPU kernels, unless the user chose: ``KERAS_BACKEND=
+    tensorflow`` where the variable is unset and Keras is not imported yet (so a
+    ``~/.keras/keras.json`` naming another backend does not stop training and export),
+    and ``TF_ENABLE_ONEDNN_OPTS=1`` where that is unset and TensorFlow is not imported
+    yet (it reads the variable once, when imported).
 
     TensorFlow itself turns them on only on CPUs with AVX-512 VNNI, BF16 or AMX;
     elsewhere (AVX2 machines) its own kernels train the default recipe 1.6x slower on
@@ -386,6 +388,8 @@ def choose_kernels() -> None:
     TensorFlow's own kernels; the results agree to rounding either way (the test suite
     runs in both modes).
     """
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 

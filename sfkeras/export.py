@@ -8,8 +8,10 @@ Signatures (all use constant noise, so a latent always gives the same image):
 - ``mapping``: ``z``, ``truncation_psi`` -> ``ws float32 [N, num_ws, w_dim]``;
 - ``synthesis``: ``ws`` -> ``images`` (style mixing and editing in W on the server).
 
-The SavedModel needs TensorFlow only (no sfkeras, no Keras) to load:
-``tf.saved_model.load(path).signatures["serving_default"](z=z)["images"]``.
+The SavedModel needs TensorFlow only (no sfkeras, no Keras): load it with TensorFlow's
+``saved_model.load`` and call ``.signatures["serving_default"](z=z)["images"]``
+(README, "Serving the SavedModel"); sfkeras itself reads it through
+:class:`sfkeras.saved.loader.ExportedGenerator`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import keras
 import tensorflow as tf
 
 from sfkeras.backend import require_tensorflow
-from sfkeras.loading import load_generator
+from sfkeras.saved.loader import load_generator
 
 NOISE_MODE = "const"
 

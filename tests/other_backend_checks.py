@@ -19,7 +19,7 @@ from conftest import to_numpy
 import sfkeras
 from sfkeras import cli
 from sfkeras.errors import BackendError
-from sfkeras.loading import load_generator
+from sfkeras.saved.loader import load_generator
 
 pytestmark = pytest.mark.cross_backend
 TOLERANCE = 1e-4

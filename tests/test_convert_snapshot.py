@@ -79,7 +79,7 @@ def test_snapshot_configuration_comes_from_the_pickle(snapshot_path):
 
 
 def test_import_weights_writes_the_three_networks(snapshot_path, tmp_path):
-    from sfkeras.loading import load_generator
+    from sfkeras.saved.loader import load_generator
 
     assert main(["import-weights", "--snapshot", str(snapshot_path), "--out",
                  str(tmp_path)]) == 0

@@ -13,15 +13,11 @@ import yaml
 from training_setup import tiny_config
 
 from sfkeras.cli import main
-from sfkeras.errors import OutputError
+from sfkeras.errors import OutputError, UnreadableCheckpointError
 from sfkeras.models.generator import Generator
-from sfkeras.training.checkpoint import (
-    TrainingCheckpoint,
-    UnreadableCheckpointError,
-    load_generator_from_run,
-    run_checkpoint_dir,
-    trajectory_config,
-)
+from sfkeras.saved.loader import load_generator
+from sfkeras.saved.runs import run_checkpoint_dir, trajectory_config
+from sfkeras.training.checkpoint import TrainingCheckpoint
 
 MODEL = {"generator": {"hidden": [32, 16]}}
 DATA = "ckpt-{}.data-00000-of-00001"
@@ -163,7 +159,7 @@ def test_load_generator_from_run_falls_back_past_a_damaged_newest(run_with_two_g
     _truncated_data(folder, 2)
     for run_config in (config, None):
         with caplog.at_level(logging.WARNING):
-            generator = load_generator_from_run(run, run_config)
+            generator = load_generator(run, run_config)
         for variable, expected in zip(generator.variables, first, strict=True):
             np.testing.assert_array_equal(np.asarray(variable), expected)
         assert f"checkpoint {folder / 'ckpt-2'} is unreadable" in caplog.text

@@ -22,10 +22,9 @@ from sfkeras.cli import main
 from sfkeras.config import config_from_params, load_config, preset_params_yaml
 from sfkeras.config.data import DataConfig, ShapesSourceConfig
 from sfkeras.data import prepare_dataset
-from sfkeras.errors import EXIT_INTERRUPTED
-from sfkeras.training.checkpoint import run_checkpoint_dir
-from sfkeras.training.guards import DivergedLossError
-from sfkeras.training.loop import run_training
+from sfkeras.errors import EXIT_INTERRUPTED, TrainingDiverged
+from sfkeras.saved.runs import run_checkpoint_dir
+from sfkeras.training.run import run_training
 from sfkeras.training.run_lock import run_folder_lock
 
 TIMEOUT_S = 600
@@ -117,7 +116,7 @@ def test_second_training_into_a_locked_folder_stops_at_once(prepared, tmp_path, 
 def test_huge_learning_rates_trip_the_divergence_guard_keeping_the_good_checkpoint(tmp_path):
     config = tiny_config(g_lr=1e6, d_lr=1e6, checkpoint_kimg=0.004, divergence_steps=3)
     assert config.train.divergence_loss == 1e4  # the default bound
-    with pytest.raises(DivergedLossError, match=r"losses beyond train.divergence_loss = "
+    with pytest.raises(TrainingDiverged, match=r"losses beyond train.divergence_loss = "
                        r"10000 for 3 consecutive steps .*at step 3: .*the last checkpoint "
                        r".*ckpt-1 is intact") as error:
         run_training(config, synthetic_dataset_fn(4), tmp_path)

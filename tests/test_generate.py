@@ -42,7 +42,7 @@ def test_generate_by_seeds_writes_the_originals_file_names(network, tmp_path):
     assert names == ["grid.png", "seed0000.png", "seed0001.png", "seed0002.png", "seed0009.png"]
     assert Image.open(out / "grid.png").size == (32, 32)
 
-    from sfkeras.loading import load_generator
+    from sfkeras.saved.loader import load_generator
 
     generator = load_generator(network)
     expected = to_uint8(np.asarray(generator(z_from_seeds([9], TINY.z_dim), truncation_psi=0.7,
@@ -51,7 +51,7 @@ def test_generate_by_seeds_writes_the_originals_file_names(network, tmp_path):
 
 
 def test_generate_from_projected_w_and_noise_modes(network, tmp_path):
-    from sfkeras.loading import load_generator
+    from sfkeras.saved.loader import load_generator
 
     generator = load_generator(network)
     ws = np.asarray(generator.mapping(z_from_seeds([4], TINY.z_dim)))

@@ -9,7 +9,6 @@ import pytest
 import tensorflow as tf
 
 from sfkeras.images import to_uint8
-from sfkeras.loading import load_generator
 from sfkeras.metrics import evaluate as evaluate_module
 from sfkeras.metrics.evaluate import RealImages, evaluate_generator, generated_images
 from sfkeras.metrics.generator_fn import load_generator_fn
@@ -19,6 +18,7 @@ from sfkeras.metrics.statistics import (
     kernel_distance,
     precision_recall,
 )
+from sfkeras.saved.loader import load_generator
 
 Z_DIM = 12
 

@@ -6,7 +6,7 @@ import pytest
 
 from sfkeras.config.base import ConfigError
 from sfkeras.config.evaluate import EvaluateConfig
-from sfkeras.metrics.protocols import parse_metric
+from sfkeras.config.metric_names import parse_metric
 
 
 @pytest.mark.parametrize(

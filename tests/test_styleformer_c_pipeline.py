@@ -9,7 +9,7 @@ from training_setup import synthetic_dataset_fn, tiny_config
 from sfkeras.config import GeneratorConfig
 from sfkeras.export import export_generator
 from sfkeras.images import to_uint8, z_from_seeds
-from sfkeras.training.loop import run_training
+from sfkeras.training.run import run_training
 
 #: 8x8 Styleformer, 16x16 StyleGAN2 (the hand-over inside a 16x16 training config).
 HYBRID = GeneratorConfig(resolution=16, num_layers=(1, 1), hidden=(32, 16), depth=16,

@@ -8,12 +8,10 @@ import tensorflow as tf
 from training_setup import synthetic_dataset_fn, tiny_config
 
 from sfkeras.config import AugmentConfig
-from sfkeras.training.checkpoint import (
-    CheckpointMismatchError,
-    TrainingCheckpoint,
-    run_checkpoint_dir,
-)
-from sfkeras.training.loop import NonFiniteLossError, run_training
+from sfkeras.errors import CheckpointMismatchError, TrainingDiverged
+from sfkeras.saved.runs import run_checkpoint_dir
+from sfkeras.training.checkpoint import TrainingCheckpoint
+from sfkeras.training.run import run_training
 
 MODEL = {"generator": {"w_dim": 32, "hidden": [32, 16]}, "discriminator": {"channel_max": 32}}
 
@@ -69,7 +67,7 @@ def test_non_finite_loss_stops_with_last_checkpoint_intact(tmp_path):
     config = tiny_config(checkpoint_kimg=0.004, d_reg_interval=4)
     config = config.replace(augment=AugmentConfig(mode="ada", pipeline="blit", target=-1.0,
                                                   interval=1, kimg=0.01))
-    with pytest.raises(NonFiniteLossError, match=r"step 2: .*Dmain.*ckpt-2 is intact"):
+    with pytest.raises(TrainingDiverged, match=r"step 2: .*Dmain.*ckpt-2 is intact"):
         run_training(config, _nan_after(2, 4), tmp_path)
     latest = tf.train.latest_checkpoint(str(run_checkpoint_dir(tmp_path, config)))
     assert latest.endswith("ckpt-2")

@@ -9,8 +9,8 @@ import tensorflow as tf
 from tensorflow.core.util import event_pb2
 from training_setup import synthetic_dataset_fn, tiny_config
 
-from sfkeras.training import loop
-from sfkeras.training.loop import run_training
+from sfkeras.training import evaluation, run, trainer
+from sfkeras.training.run import run_training
 
 pytestmark = pytest.mark.slow  # several traced training runs
 
@@ -23,12 +23,12 @@ class Killed(Exception):
 
 @pytest.fixture(autouse=True)
 def fake_metrics(monkeypatch):
-    monkeypatch.setattr(loop, "_evaluate", lambda trainer, metrics: {"fid1k": 1.0})
-    monkeypatch.setattr(loop, "_record_final_metrics", lambda *args: None)
+    monkeypatch.setattr(evaluation, "evaluate_ema", lambda trainer, metrics: {"fid1k": 1.0})
+    monkeypatch.setattr(run, "record_final_metrics", lambda *args: None)
 
 
 def _kill_at_call(monkeypatch, call: int) -> None:
-    run_step, calls = loop.Trainer.run_step, []
+    run_step, calls = trainer.Trainer.run_step, []
 
     def killed_run_step(self, reals):
         calls.append(1)
@@ -36,7 +36,7 @@ def _kill_at_call(monkeypatch, call: int) -> None:
             raise Killed
         return run_step(self, reals)
 
-    monkeypatch.setattr(loop.Trainer, "run_step", killed_run_step)
+    monkeypatch.setattr(trainer.Trainer, "run_step", killed_run_step)
 
 
 def _steps(out_dir, metric: str) -> list[float]:

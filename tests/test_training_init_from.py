@@ -12,14 +12,11 @@ from conftest import FIXTURES
 from training_setup import synthetic_dataset_fn, tiny_config
 
 from sfkeras.config import ConfigError
-from sfkeras.training.checkpoint import (
-    TrainingCheckpoint,
-    run_checkpoint_dir,
-    run_key,
-    trajectory_config,
-)
+from sfkeras.saved.runs import run_checkpoint_dir, run_key, trajectory_config
+from sfkeras.training.checkpoint import TrainingCheckpoint
 from sfkeras.training.init_from import initialise_from
-from sfkeras.training.loop import Trainer, run_training
+from sfkeras.training.run import run_training
+from sfkeras.training.trainer import Trainer
 
 pytestmark = pytest.mark.slow  # several traced training steps
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 from training_setup import synthetic_dataset_fn, tiny_config
 
 from sfkeras.config import GeneratorConfig
-from sfkeras.training.loop import run_training
+from sfkeras.training.run import run_training
 
 pytestmark = pytest.mark.slow  # a traced training run (float16 is slow on CPUs)
 

@@ -94,7 +94,8 @@ def test_seeded_noise_in_a_compiled_function(generator, ws):
 
 def test_training_noise_follows_the_phase_seed(generator):
     """The loss draws synthesis noise from its seed: replicas' seeds differ, so does noise."""
-    loss = StyleGAN2Loss(generator, discriminator=None, settings=LossSettings(r1_gamma=1.0))
+    loss = StyleGAN2Loss(generator, discriminator=None,
+                         settings=LossSettings(global_batch=2, r1_gamma=1.0))
     z = tf.constant(np.random.default_rng(1).normal(size=(2, CONFIG.z_dim)), tf.float32)
     step_seed = tf.constant([0, 7], tf.int64)
     replica = [tf.random.experimental.stateless_fold_in(step_seed, r) for r in range(2)]

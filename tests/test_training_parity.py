@@ -4,8 +4,8 @@ The fixture holds a tiny Styleformer G and StyleGAN2 D, latents and real images,
 the original's outputs: images, logits, the Gmain loss, per-sample R1 penalties, and
 the gradients of every parameter for the phases Gmain, Dmain and Dreg. The trainer
 here computes each phase's objective exactly as in a training step
-(:meth:`Trainer.phase_gradients`) and the gradients are compared parameter by
-parameter through the weight converters' tables.
+(:meth:`~sfkeras.training.trainer.Trainer.phase_gradients`) and the gradients are
+compared parameter by parameter through the weight converters' tables.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sfkeras.config import AugmentConfig, Config, DataConfig, TrainConfig
 from sfkeras.convert.common import assign_state
 from sfkeras.convert.discriminator import discriminator_config_from_official, discriminator_table
 from sfkeras.convert.generator import generator_config_from_official, generator_table
-from sfkeras.training.loop import Trainer
+from sfkeras.training.trainer import Trainer
 
 pytestmark = pytest.mark.platform  # parity with the original's numbers (docs/PLATFORMS.md)
 

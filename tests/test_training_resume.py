@@ -11,13 +11,10 @@ import pytest
 import tensorflow as tf
 from training_setup import synthetic_dataset_fn, tiny_config
 
-from sfkeras.training import loop
-from sfkeras.training.checkpoint import (
-    load_generator_from_run,
-    run_checkpoint_dir,
-    run_key,
-)
-from sfkeras.training.loop import run_training
+from sfkeras.saved.loader import load_generator
+from sfkeras.saved.runs import run_checkpoint_dir, run_key
+from sfkeras.training import evaluation
+from sfkeras.training.run import run_training
 
 pytestmark = pytest.mark.slow  # several traced training runs
 
@@ -113,20 +110,20 @@ def test_changed_recipe_starts_a_new_run_beside_the_old(runs, capsys):
     assert tf.train.latest_checkpoint(str(run_checkpoint_dir(copy, other))).endswith("ckpt-1")
     assert tf.train.latest_checkpoint(str(run_checkpoint_dir(copy, config))) == old
     # The newest checkpoint of any run is the new one; the config picks its own run.
-    _assert_same_weights(load_generator_from_run(copy), trainer.generator_ema)
-    assert int(load_generator_from_run(copy, config).synthesis.variables[0].shape[0]) > 0
+    _assert_same_weights(load_generator(copy), trainer.generator_ema)
+    assert int(load_generator(copy, config).synthesis.variables[0].shape[0]) > 0
 
 
 def test_load_generator_from_run_returns_g_ema_of_the_newest_checkpoint(runs):
     config, out_dir, _, resumed, *_ = runs
-    generator = load_generator_from_run(out_dir, config)
+    generator = load_generator(out_dir, config)
     assert generator.name == "G_ema"
     _assert_same_weights(generator, resumed.generator_ema)
     z = np.random.default_rng(0).normal(size=(2, config.generator.z_dim)).astype(np.float32)
     np.testing.assert_allclose(generator(z, noise_mode="const"),
                                resumed.generator_ema(z, noise_mode="const"), rtol=1e-6)
     with pytest.raises(FileNotFoundError, match="no checkpoint of this configuration"):
-        load_generator_from_run(out_dir, config.replace(
+        load_generator(out_dir, config.replace(
             train=config.train.replace(r1_gamma=3.0)))
 
 
@@ -144,7 +141,7 @@ def test_metrics_at_start_of_fresh_run_not_on_resume(tmp_path, monkeypatch):
         evaluated_at.append(int(trainer.cur_nimg.numpy()))
         return {"fake": 1.0}
 
-    monkeypatch.setattr(loop, "_evaluate", fake_evaluate)
+    monkeypatch.setattr(evaluation, "evaluate_ema", fake_evaluate)
     config = tiny_config(metrics_kimg=0.008)
     run_training(config, synthetic_dataset_fn(BATCH), tmp_path, max_steps=2,
                  metrics_dataset_path="unused")

@@ -9,7 +9,7 @@ from training_setup import synthetic_dataset_fn, tiny_config
 
 from sfkeras.config import AugmentConfig
 from sfkeras.training.augment import AugmentPipe
-from sfkeras.training.loop import Trainer
+from sfkeras.training.trainer import Trainer
 
 pytestmark = pytest.mark.slow  # XLA compiles two kinds of step
 

@@ -29,7 +29,7 @@ def main(out_dir: str, weights_path: str, strategy_name: str, cpus: int = 1,
     from training_setup import synthetic_dataset_fn, tiny_config
 
     from sfkeras.training.distribute import select_strategy
-    from sfkeras.training.loop import run_training
+    from sfkeras.training.run import run_training
 
     if strategy_name == "cpu_replicas":
         config = tiny_config(strategy="auto", cpu_replicas=cpus, d_reg_interval=2,

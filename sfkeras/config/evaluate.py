@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from sfkeras.config.base import Section
-from sfkeras.metrics.protocols import parse_metric
+from sfkeras.config.metric_names import parse_metric
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,11 +6,12 @@ Modules: :mod:`~sfkeras.metrics.inception` (the network, :func:`inception_featur
 :mod:`~sfkeras.metrics.torchscript` (restricted TorchScript reader),
 :mod:`~sfkeras.metrics.statistics` (feature statistics, the metrics),
 :mod:`~sfkeras.metrics.tfgan` (TF-GAN's Frechet math without its package root),
-:mod:`~sfkeras.metrics.protocols` (metric names), :mod:`~sfkeras.metrics.evaluate`
-(:func:`evaluate_generator`), :mod:`~sfkeras.metrics.generator_fn` (loading a generator).
+:mod:`~sfkeras.metrics.evaluate` (:func:`evaluate_generator`),
+:mod:`~sfkeras.metrics.generator_fn` (loading a generator). The metric names and the
+protocols they stand for are configuration (:mod:`sfkeras.config.metric_names`).
 
-The names below are imported on first use, so that the light modules (e.g.
-``protocols``, used to validate the configuration) load without TensorFlow.
+The names below are imported on first use, so that light modules load without
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ _EXPORTS = {
     "FeatureStats": "statistics",
     "GeneratorFn": "generator_fn",
     "InceptionWeightsError": "inception_weights",
-    "MetricSpec": "protocols",
     "RealImages": "evaluate",
     "TorchScriptError": "torchscript",
     "evaluate_generator": "evaluate",
@@ -30,7 +30,6 @@ _EXPORTS = {
     "kernel_distance": "statistics",
     "load_generator_fn": "generator_fn",
     "load_inception_weights": "inception_weights",
-    "parse_metric": "protocols",
     "precision_recall": "statistics",
 }
 

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from sfkeras.config.metric_names import MetricSpec, parse_metric
 from sfkeras.images import to_uint8
 from sfkeras.metrics.inception import inception_features
 from sfkeras.metrics.inception_weights import SHA1, cache_dir
-from sfkeras.metrics.protocols import MetricSpec, parse_metric
 from sfkeras.metrics.statistics import (
     FeatureStats,
     frechet_distance,
@@ -171,7 +171,7 @@ def evaluate_generator(
             (converted by :func:`sfkeras.images.to_uint8`, the original's rule)
             or already uint8.
         dataset: a prepared data set folder, or :class:`RealImages`.
-        metrics: protocol names (see :mod:`sfkeras.metrics.protocols`).
+        metrics: protocol names (see :mod:`sfkeras.config.metric_names`).
         z_dim: latent size of the generator.
         num_images: overrides every metric's generated count (and the real count of
             those without ``_full``); for smoke tests, the protocol leaves it ``None``.

@@ -7,10 +7,10 @@ import pathlib
 
 from sfkeras.config import RenderConfig
 from sfkeras.images import enlarge, save_png
-from sfkeras.loading import load_generator
 from sfkeras.progress import progress_bar
 from sfkeras.render import figures
 from sfkeras.render.video import save_gif, save_mp4
+from sfkeras.saved.loader import load_generator
 
 
 def render_all(config: RenderConfig, network: pathlib.Path,

@@ -41,7 +41,7 @@ def load_projected_ws(path: str | pathlib.Path) -> np.ndarray:
         MissingFileError: no such file.
         ConfigError: the file has no ``w`` array.
     """
-    from sfkeras.loading import check_exists
+    from sfkeras.saved.loader import check_exists
 
     path = check_exists(path, "projected w file")
     with np.load(path, allow_pickle=False) as data:
@@ -58,13 +58,13 @@ def generate_images(generator, seeds: Sequence[int] = (), truncation_psi: float 
 
     Args:
         generator: a :class:`~sfkeras.models.Generator`, or an
-            :class:`~sfkeras.loading.ExportedGenerator` (constant noise only).
+            :class:`~sfkeras.saved.loader.ExportedGenerator` (constant noise only).
         seeds: latent seeds (see :func:`sfkeras.images.z_from_seeds`).
         truncation_psi: ``w_avg + psi (w - w_avg)``.
         noise_mode: ``const``, ``random`` or ``none``.
         ws: ``[N, num_ws, w_dim]`` to synthesise instead of the seeds.
     """
-    from sfkeras.loading import ExportedGenerator
+    from sfkeras.saved.loader import ExportedGenerator
 
     if ws is None:
         ws = mapped_ws(generator, seeds, truncation_psi)

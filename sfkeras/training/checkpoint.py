@@ -8,13 +8,11 @@ a temporary name, merges them, and only then rewrites its ``checkpoint`` index f
 atomically (write to a temporary file + rename), so an interrupted write never
 becomes the "latest" checkpoint.
 
-Each run keeps its checkpoints in ``out_dir/checkpoints/<run key>/``
-(:func:`run_checkpoint_dir`); the run key is a short hash of the configuration that
-determines the training trajectory (:func:`trajectory_config`), so changing e.g.
-``generator.hidden`` or ``train.r1_gamma`` starts a new run beside the old one while
-extending ``train.kimg`` continues the same one. That configuration is also stored as
-``run_config.json`` beside the checkpoints; restoring with a different one is refused
-with the differing keys named (a guard against hand-moved folders).
+Each run keeps its checkpoints in ``out_dir/checkpoints/<run key>/`` with its
+configuration as ``run_config.json`` beside them (the layout, the run key and the
+reading of checkpoint files are :mod:`sfkeras.saved.runs`'s); restoring with a different
+configuration is refused with the differing keys named (a guard against hand-moved
+folders).
 
 Damaged checkpoints lose nothing that a readable one holds: restoring tries the
 checkpoints newest first and falls back past unreadable ones (garbage or truncated
@@ -27,99 +25,40 @@ A save that fails (disk full, permissions) removes its partial files and raises
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import pathlib
-import re
 import shutil
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tensorflow as tf
 
-from sfkeras.errors import OutputError, SfkerasError
-
-if TYPE_CHECKING:
-    from sfkeras.config import Config
-    from sfkeras.models.generator import Generator
+from sfkeras.errors import CheckpointMismatchError, OutputError
+from sfkeras.saved.runs import (
+    RUN_CONFIG_FILE,
+    STATE_FILE,
+    indexed_on_disk,
+    read_state,
+    restore_newest_readable,
+    tracked_variables,
+    write_state,
+)
 
 logger = logging.getLogger(__name__)
-
-RUN_CONFIG_FILE = "run_config.json"
-STATE_FILE = "checkpoint"
-
-#: ``train`` fields that do not change the training trajectory: its length (a longer
-#: run continues the same trajectory exactly) and run management.
-RUN_MANAGEMENT_FIELDS = ("kimg", "checkpoint_kimg", "keep_checkpoints", "snapshot_kimg",
-                         "metrics_kimg", "log_kimg", "divergence_loss", "divergence_steps")
-
-
-class CheckpointError(SfkerasError):
-    """A checkpoint cannot be used to resume or to load a generator."""
-
-    exit_code = 4
-    kind = "checkpoint error"
-
-
-class CheckpointMismatchError(CheckpointError, ValueError):
-    """The checkpoint folder belongs to a run with a different configuration."""
-
-
-class UnreadableCheckpointError(CheckpointError, RuntimeError):
-    """No checkpoint of a folder can be read."""
-
-
-#: What reading a damaged checkpoint raises: TensorFlow's DataLossError and OpError
-#: (checksums, short index files), IndexError ("Read less bytes than requested") from
-#: truncated data, UnicodeDecodeError / ValueError, and assertion errors of objects
-#: left unmatched by a garbled index.
-_UNREADABLE = (tf.errors.OpError, LookupError, ValueError, AssertionError)
-
-
-def trajectory_config(config: Config) -> dict[str, Any]:
-    """The configuration that determines a run's trajectory, as plain JSON values.
-
-    The ``data``, ``generator``, ``discriminator`` and ``augment`` sections and the
-    ``train`` section without :data:`RUN_MANAGEMENT_FIELDS`, ``train.init_from`` by the
-    content hash of its source (a changed source starts a new run).
-    """
-    train = {key: value for key, value in config.train.to_dict().items()
-             if key not in RUN_MANAGEMENT_FIELDS}
-    if config.train.init_from is None:
-        del train["init_from"]  # keeps the run keys of runs without it
-    else:
-        from sfkeras.training.init_from import source_digest
-
-        train["init_from"] = source_digest(config.train.init_from)
-    sections = {"data": config.data.to_dict(), "generator": config.generator.to_dict(),
-                "discriminator": config.discriminator.to_dict(),
-                "augment": config.augment.to_dict(), "train": train}
-    return json.loads(json.dumps(sections))
-
-
-def run_key(config: Config) -> str:
-    """Short stable hash (12 hex digits) of :func:`trajectory_config`."""
-    text = json.dumps(trajectory_config(config), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def run_checkpoint_dir(out_dir: str | pathlib.Path, config: Config) -> pathlib.Path:
-    """``out_dir/checkpoints/<run key>``: the checkpoint folder of ``config``'s run."""
-    return pathlib.Path(out_dir) / "checkpoints" / run_key(config)
 
 
 class TrainingCheckpoint:
     """Save and restore a training run in ``directory``.
 
     Args:
-        directory: checkpoint folder (:func:`run_checkpoint_dir`).
+        directory: checkpoint folder (:func:`~sfkeras.saved.runs.run_checkpoint_dir`).
         groups: name -> ordered variables (Keras or TF variables). The order must be
             the same when restoring (it is, for the same architecture and config).
-        run_config: the run's configuration (:func:`trajectory_config`), stored as
-            JSON beside the checkpoints and compared on :meth:`restore_latest`.
+        run_config: the run's configuration
+            (:func:`~sfkeras.saved.runs.trajectory_config`), stored as JSON beside the
+            checkpoints and compared on :meth:`restore_latest`.
         keep: checkpoints to keep.
         is_chief: whether this process owns ``directory``. Under multi-worker
             training every worker must save (saving may run collectives); the others
@@ -139,13 +78,13 @@ class TrainingCheckpoint:
         self.run_config = json.loads(json.dumps(run_config))
         self.is_chief = is_chief
         self.keep = keep
-        tracked = {name: [_tf_variable(v) for v in variables]
+        tracked = {name: tracked_variables(variables)
                    for name, variables in groups.items()}
         self._checkpoint = tf.train.Checkpoint(**tracked)
-        if _read_state(self.directory) is None and _indexed_on_disk(self.directory):
+        if read_state(self.directory) is None and indexed_on_disk(self.directory):
             logger.warning("%s is unreadable or missing: rebuilding it from the checkpoints "
                            "in %s", self.directory / STATE_FILE, self.directory)
-            _write_state(self.directory, _indexed_on_disk(self.directory))
+            write_state(self.directory, indexed_on_disk(self.directory))
         self._manager = self._new_manager()
 
     def _new_manager(self) -> tf.train.CheckpointManager:
@@ -176,7 +115,7 @@ class TrainingCheckpoint:
         self.check_run_config()
         restored = restore_newest_readable(self._checkpoint, prefixes, self.directory)
         if restored != prefixes[-1] and self.is_chief:
-            _write_state(self.directory, prefixes[:prefixes.index(restored) + 1])
+            write_state(self.directory, prefixes[:prefixes.index(restored) + 1])
             self._manager = self._new_manager()
         return restored
 
@@ -233,190 +172,6 @@ class TrainingCheckpoint:
                 f"refusing to resume from {self.directory}: the checkpoints were written for "
                 f"a different run configuration ({details}). Restore those settings in "
                 "params.yaml, or use another output folder to train from scratch")
-
-
-def newest_checkpoint(run_dir: str | pathlib.Path, config: Config | None = None
-                      ) -> tuple[str, dict[str, Any]]:
-    """The newest checkpoint of a run folder and the configuration stored beside it.
-
-    Args:
-        run_dir: the training output folder (holding ``checkpoints/<run key>/``).
-        config: whose run to read; ``None``: the most recently written checkpoint of any
-            run in ``run_dir``.
-
-    Returns:
-        ``(checkpoint prefix, run config)``, the run config as :func:`trajectory_config`.
-
-    Raises:
-        FileNotFoundError: no checkpoint (of ``config``'s run, if given).
-    """
-    checkpoints = pathlib.Path(run_dir) / "checkpoints"
-    if config is not None:
-        prefixes = checkpoint_prefixes(run_checkpoint_dir(run_dir, config))
-        latest = prefixes[-1] if prefixes else None
-        if latest is None:
-            raise FileNotFoundError(
-                f"no checkpoint of this configuration's run (key {run_key(config)}) in "
-                f"{checkpoints}: train first, or pass no config for the newest run")
-        return latest, trajectory_config(config)
-    candidates = [prefixes[-1] for d in checkpoints.glob("*/")
-                  if (prefixes := checkpoint_prefixes(d))]
-    if not candidates:
-        raise FileNotFoundError(f"no training checkpoint in {checkpoints}")
-    latest = max(candidates, key=lambda c: pathlib.Path(c + ".index").stat().st_mtime)
-    return latest, json.loads((pathlib.Path(latest).parent / RUN_CONFIG_FILE).read_text())
-
-
-def load_generator_from_run(run_dir: str | pathlib.Path, config: Config | None = None
-                            ) -> Generator:
-    """G_ema of the newest checkpoint of a training run folder.
-
-    Args:
-        run_dir: the training output folder (holding ``checkpoints/<run key>/``).
-        config: the run's configuration: its run's newest checkpoint is loaded.
-            ``None``: the most recently written checkpoint of any run in ``run_dir``,
-            with the generator configuration stored beside it.
-
-    Returns:
-        The generator, built and holding G_ema's weights (``w_avg`` and noise
-        constants included).
-
-    Raises:
-        FileNotFoundError: no checkpoint (of ``config``'s run, if given).
-        UnreadableCheckpointError: none of the run's checkpoints can be read (an
-            unreadable newest one is skipped with a warning).
-    """
-    from sfkeras.config import GeneratorConfig
-    from sfkeras.models.generator import Generator
-
-    checkpoints = pathlib.Path(run_dir) / "checkpoints"
-    if config is not None:
-        directory = run_checkpoint_dir(run_dir, config)
-        if not checkpoint_prefixes(directory):
-            raise FileNotFoundError(
-                f"no checkpoint of this configuration's run (key {run_key(config)}) in "
-                f"{checkpoints}: train first, or pass no config for the newest run")
-        generator_config, seed = config.generator, config.train.seed
-    else:
-        runs = [d for d in checkpoints.glob("*/") if checkpoint_prefixes(d)]
-        if not runs:
-            raise FileNotFoundError(f"no training checkpoint in {checkpoints}")
-        directory = max(runs, key=lambda d: pathlib.Path(
-            checkpoint_prefixes(d)[-1] + ".index").stat().st_mtime)
-        stored = json.loads((directory / RUN_CONFIG_FILE).read_text())
-        generator_config = GeneratorConfig.from_dict(stored["generator"], "generator")
-        seed = stored["train"]["seed"]
-    generator = Generator(generator_config, seed=seed, name="G_ema")
-    tracked = [_tf_variable(v) for v in generator.variables]
-    restore_newest_readable(tf.train.Checkpoint(generator_ema=tracked),
-                            checkpoint_prefixes(directory), directory, partial=True)
-    return generator
-
-
-def checkpoint_prefixes(directory: str | pathlib.Path) -> list[str]:
-    """The checkpoints of ``directory``, oldest first, as prefixes (``.../ckpt-N``).
-
-    Those listed in the ``checkpoint`` state file or, when it is missing or
-    unreadable, every ``ckpt-N.index`` present (ordered by N).
-    """
-    directory = pathlib.Path(directory)
-    state = _read_state(directory)
-    if state is None:
-        return _indexed_on_disk(directory)
-    return [str(directory / pathlib.Path(path).name) for path in state]
-
-
-def restore_newest_readable(checkpoint: tf.train.Checkpoint, prefixes: Sequence[str],
-                            directory: pathlib.Path, *, partial: bool = False) -> str:
-    """Restore the newest of ``prefixes`` (oldest first) that reads, warning of the others.
-
-    Args:
-        checkpoint: what to restore.
-        prefixes: candidate checkpoints, oldest first (:func:`checkpoint_prefixes`).
-        directory: their folder, for the error message.
-        partial: ``checkpoint`` holds only part of what was saved (e.g. G_ema).
-
-    Returns:
-        The restored prefix.
-
-    Raises:
-        UnreadableCheckpointError: none can be read.
-    """
-    for prefix in reversed(prefixes):
-        try:
-            status = checkpoint.restore(prefix)
-            (status.expect_partial() if partial else status).assert_existing_objects_matched()
-        except _UNREADABLE as error:
-            message = str(error).strip().splitlines()[0][:200] if str(error).strip() \
-                else type(error).__name__
-            logger.warning("checkpoint %s is unreadable (%s); trying the one before it",
-                           prefix, message)
-            continue
-        return prefix
-    raise UnreadableCheckpointError(
-        f"none of the {len(prefixes)} checkpoints in {directory} can be read: move the "
-        "folder away to train from scratch, or restore it from a backup")
-
-
-def _read_state(directory: pathlib.Path) -> list[str] | None:
-    """Checkpoint paths (oldest first) listed in the state file; ``None`` if it is
-    missing or unreadable (TensorFlow raises on binary garbage, returns ``None`` on
-    text it cannot parse)."""
-    try:
-        state = tf.train.get_checkpoint_state(str(directory))
-    except (tf.errors.OpError, ValueError):
-        return None
-    if state is None or not state.all_model_checkpoint_paths:
-        return None
-    return list(state.all_model_checkpoint_paths)
-
-
-def _indexed_on_disk(directory: pathlib.Path) -> list[str]:
-    """Prefixes of the ``ckpt-N.index`` files in ``directory``, by increasing N."""
-    numbers = sorted(int(match.group(1)) for path in directory.glob("ckpt-*.index")
-                     if (match := re.fullmatch(r"ckpt-(\d+)\.index", path.name)))
-    return [str(directory / f"ckpt-{number}") for number in numbers]
-
-
-def _write_state(directory: pathlib.Path, prefixes: Sequence[str]) -> None:
-    """Rewrite the state file (atomically) to list ``prefixes``, the last as latest.
-
-    The text format of ``tf.train.CheckpointManager``, with each checkpoint's time the
-    modification time of its index (the manager only manages checkpoints newer than
-    ``last_preserved_timestamp``, which is set just before the oldest).
-    """
-    times = [_index_time(prefix) for prefix in prefixes]
-    lines = [f'model_checkpoint_path: "{pathlib.Path(prefixes[-1]).name}"']
-    lines += [f'all_model_checkpoint_paths: "{pathlib.Path(p).name}"' for p in prefixes]
-    lines += [f"all_model_checkpoint_timestamps: {time!r}" for time in times]
-    lines.append(f"last_preserved_timestamp: {min(times) - 1.0!r}")
-    temporary = directory / f"{STATE_FILE}.tmp-rebuild"
-    temporary.write_text("\n".join(lines) + "\n")
-    temporary.replace(directory / STATE_FILE)
-
-
-def _index_time(prefix: str) -> float:
-    index = pathlib.Path(prefix + ".index")
-    return index.stat().st_mtime if index.exists() else time.time()
-
-
-def restore_networks(checkpoint: str, **networks) -> None:
-    """Restore the variables of ``networks`` (checkpoint group name -> model, e.g.
-    ``generator_ema=G``) from a training checkpoint, leaving its other groups unread.
-
-    Raises:
-        AssertionError, ValueError: a network's variables do not match the group's
-            (count or shapes).
-    """
-    tracked = {name: [_tf_variable(v) for v in network.variables]
-               for name, network in networks.items()}
-    tf.train.Checkpoint(**tracked).restore(checkpoint).expect_partial() \
-        .assert_existing_objects_matched()
-
-
-def _tf_variable(variable):
-    """The ``tf.Variable`` behind a Keras variable (or the variable itself)."""
-    return getattr(variable, "value", variable) if hasattr(variable, "path") else variable
 
 
 def _differing_keys(a: Any, b: Any, prefix: str = "") -> list[str]:

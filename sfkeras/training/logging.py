@@ -8,7 +8,7 @@ dvclive is told not to touch the project's ``dvc.yaml`` nor to save DVC experime
 The logs are one run's history and survive interruptions: a resumed run keeps what
 was logged up to its restored checkpoint and drops anything logged after it (by the
 interrupted call, which will log it again), so no step is missing or repeated.
-``log/run.json`` names the run (:func:`~sfkeras.training.checkpoint.run_key`) the
+``log/run.json`` names the run (:func:`~sfkeras.saved.runs.run_key`) the
 history belongs to; a fresh run, or a resumed run of another key, starts it afresh.
 """
 
@@ -20,8 +20,10 @@ import json
 import os
 import pathlib
 import shutil
+import time
 from collections.abc import Iterator, Mapping
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 from tensorflow.core.util import event_pb2
@@ -120,6 +122,35 @@ class TrainingLogger:
         self.progress.close()
         self.writer.close()
         self.live.end()
+
+
+class LossWindow:
+    """The running means of a step's statistics since the last log row, and its timing.
+
+    Args:
+        nimg: the image count the window starts at.
+    """
+
+    def __init__(self, nimg: int):
+        self._values: dict[str, list[float]] = {}
+        self._start_time, self._start_nimg = time.perf_counter(), nimg
+
+    def add(self, stats: Mapping[str, float]) -> None:
+        """Add one step's statistics."""
+        for name, value in stats.items():
+            self._values.setdefault(name, []).append(value)
+
+    def means(self) -> dict[str, float]:
+        """The mean of each statistic over the window's steps."""
+        return {name: float(np.mean(values)) for name, values in self._values.items()}
+
+    def close(self, nimg: int) -> dict[str, float]:
+        """The means and ``timing/sec_per_kimg`` at ``nimg``; the next window starts there."""
+        now = time.perf_counter()
+        row = {**self.means(), "timing/sec_per_kimg":
+               (now - self._start_time) / max(nimg - self._start_nimg, 1) * 1000}
+        self._values, self._start_time, self._start_nimg = {}, now, nimg
+        return row
 
 
 def truncate_history(log_dir: pathlib.Path, kimg: float) -> None:

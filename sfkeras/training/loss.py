@@ -1,19 +1,30 @@
-"""StyleGAN2-ADA's losses: non-saturating logistic GAN loss, R1 and path length.
+"""StyleGAN2-ADA's training phases: their schedule, losses and objectives, in one place.
 
-Every loss here is returned **per sample** (shape ``[N]``); the training loop sums
-and divides by the global batch (so replicas average correctly) and multiplies by
-the lazy-regularisation interval. Randomness is stateless: each call takes a
-``seed`` (int ``[2]``) derived from the step, phase and replica, from which it draws
-the style-mixing cutoff, the synthesis noise, the augmentations and the path-length
-noise, so a step is a pure function of the state it starts from (and resumes exactly).
+A training step runs the phases of :data:`PHASES` that :func:`phases_at` schedules, in
+order, each followed by its own optimiser step (the original's
+``accumulate_gradients(phase, ...)``):
 
-Phases (the original's ``accumulate_gradients``):
-    * ``Gmain``: ``softplus(-D(aug(G(z))))``.
-    * ``Greg``: path-length penalty ``pl_weight * (|J^T y| - pl_mean)^2`` on
-      ``batch / pl_batch_shrink`` samples (only when ``pl_weight > 0``).
-    * ``Dmain``: ``softplus(D(aug(G(z)))) + softplus(-D(aug(x)))``.
-    * ``Dreg``: R1, ``(r1_gamma / 2) * |d D(aug(x)) / d x|^2`` on the real images
-      (gradients flow through the augmentation).
+    * ``Gmain`` (every step): ``softplus(-D(aug(G(z))))``.
+    * ``Greg`` (every ``g_reg_interval`` steps, when ``pl_weight > 0``): path-length
+      penalty ``pl_weight * (|J^T y| - pl_mean)^2`` on ``batch / pl_batch_shrink``
+      samples.
+    * ``Dmain`` (every step): ``softplus(D(aug(G(z)))) + softplus(-D(aug(x)))``.
+    * ``Dreg`` (every ``d_reg_interval`` steps, when ``r1_gamma > 0``): R1,
+      ``(r1_gamma / 2) * |d D(aug(x)) / d x|^2`` on the real images (gradients flow
+      through the augmentation).
+
+:meth:`StyleGAN2Loss.accumulate` returns a phase's objective on one replica: its
+per-sample loss summed over the replica's samples, divided by the phase's global batch
+(``batch // pl_batch_shrink`` for ``Greg``) and multiplied by its gain, the lazy
+regularisation interval for ``Greg`` and ``Dreg``; summed over replicas, that is the
+original's ``loss.mean() * gain``. Its statistics are sums over the replica's samples;
+summed over replicas and divided by :attr:`StyleGAN2Loss.stat_batch`, they are the
+global-batch means the original reports.
+
+Randomness is stateless: each call takes a ``seed`` (int ``[2]``) derived from the
+step, phase and replica, from which it draws the style-mixing cutoff, the synthesis
+noise, the augmentations and the path-length noise, so a step is a pure function of the
+state it starts from (and resumes exactly).
 """
 
 from __future__ import annotations
@@ -23,7 +34,66 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from sfkeras.config import AugmentConfig, TrainConfig
+
 ImageFn = Callable[[tf.Tensor], tf.Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """One training phase.
+
+    Attributes:
+        name: ``Gmain``, ``Greg``, ``Dmain`` or ``Dreg``.
+        network: the network it trains, ``G`` or ``D``.
+        stat: the loss statistic it reports (named in divergence errors).
+    """
+
+    name: str
+    network: str
+    stat: str
+
+
+#: The training phases, in the order a step runs them.
+PHASES = (Phase("Gmain", "G", "loss/G"), Phase("Greg", "G", "loss/pl_penalty"),
+          Phase("Dmain", "D", "loss/D"), Phase("Dreg", "D", "loss/r1_penalty"))
+PHASE_OF_STAT = {phase.stat: phase.name for phase in PHASES}
+
+
+@dataclasses.dataclass(frozen=True)
+class StepPhases:
+    """What step ``step`` runs.
+
+    Attributes:
+        phases: the phases, in order (``Gmain`` and ``Dmain`` always).
+        ada_update: adjust the augmentation probability after the step.
+    """
+
+    phases: tuple[Phase, ...]
+    ada_update: bool = False
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The phase names: steps with the same key run the same computation."""
+        return tuple(phase.name for phase in self.phases)
+
+
+def phases_at(step: int, train: TrainConfig, augment: AugmentConfig | None = None) -> StepPhases:
+    """The phases of step ``step`` (0-based) under the ``train`` and ``augment`` recipe.
+
+    ``Greg`` runs when ``step % g_reg_interval == 0`` (and ``pl_weight > 0``), ``Dreg``
+    when ``step % d_reg_interval == 0`` (and ``r1_gamma > 0``), as the original's
+    ``batch_idx % phase.interval == 0``. ADA adjusts p when the number of steps done,
+    ``step + 1``, is a multiple of ``augment.interval``.
+    """
+    runs = {"Gmain": True, "Dmain": True,
+            "Greg": train.pl_weight > 0 and step % train.g_reg_interval == 0,
+            "Dreg": train.r1_gamma > 0 and step % train.d_reg_interval == 0}
+    return StepPhases(
+        phases=tuple(phase for phase in PHASES if runs[phase.name]),
+        ada_update=augment is not None and augment.mode == "ada"
+        and (step + 1) % augment.interval == 0,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,18 +101,47 @@ class LossSettings:
     """Loss hyper-parameters (the ``train`` section's recipe values).
 
     Attributes:
+        global_batch: images per step over all replicas.
         r1_gamma: R1 weight (the penalty is multiplied by ``r1_gamma / 2``).
         style_mixing_prob: probability of mixing two latents in a minibatch.
         pl_weight: path-length weight (0 = off).
         pl_batch_shrink: path-length batch is ``batch // pl_batch_shrink``.
         pl_decay: decay of the path-length running mean.
+        g_reg_interval, d_reg_interval: lazy-regularisation intervals (the gains of
+            ``Greg`` and ``Dreg``).
     """
 
+    global_batch: int
     r1_gamma: float
     style_mixing_prob: float = 0.0
     pl_weight: float = 0.0
     pl_batch_shrink: int = 2
     pl_decay: float = 0.01
+    g_reg_interval: int = 4
+    d_reg_interval: int = 16
+
+    @classmethod
+    def from_train(cls, train: TrainConfig) -> LossSettings:
+        return cls(global_batch=train.batch_size, r1_gamma=train.r1_gamma,
+                   style_mixing_prob=train.style_mixing_prob, pl_weight=train.pl_weight,
+                   pl_batch_shrink=train.pl_batch_shrink, pl_decay=train.pl_decay,
+                   g_reg_interval=train.g_reg_interval, d_reg_interval=train.d_reg_interval)
+
+
+@dataclasses.dataclass(frozen=True)
+class PhaseTerms:
+    """What one phase computes on one replica.
+
+    Attributes:
+        objective: the scalar to differentiate (see the module docstring).
+        stats: loss statistics summed over the replica's samples.
+        real_logits: D's logits of the real images (``Dmain``, ``Dreg``; for ADA), or
+            ``None``.
+    """
+
+    objective: tf.Tensor
+    stats: dict[str, tf.Tensor]
+    real_logits: tf.Tensor | None = None
 
 
 class StyleGAN2Loss:
@@ -74,6 +173,55 @@ class StyleGAN2Loss:
         self.noise_mode = noise_mode
         self.pl_mean = tf.Variable(0.0, trainable=False, name="pl_mean",
                                    aggregation=tf.VariableAggregation.MEAN)
+        batch = settings.global_batch
+        #: Samples each statistic averages over, in all replicas.
+        self.stat_batch = {"loss/G": batch, "loss/pl_penalty": batch // settings.pl_batch_shrink,
+                           "loss/D": batch, "loss/r1_penalty": batch}
+        self._objectives = {"Gmain": self._generator_main_terms,
+                            "Greg": self._generator_reg_terms,
+                            "Dmain": self._discriminator_main_terms,
+                            "Dreg": self._discriminator_reg_terms}
+
+    def accumulate(self, phase: str, z: tf.Tensor | None, reals: tf.Tensor, seed: tf.Tensor,
+                   pl_noise: tf.Tensor | None = None) -> PhaseTerms:
+        """Phase ``phase``'s objective and statistics on one replica.
+
+        Args:
+            phase: a name of :data:`PHASES`.
+            z: the replica's latents ``[replica_batch, z_dim]`` (unused by ``Dreg``).
+            reals: the replica's real images ``[replica_batch, H, W, C]``.
+            seed: int ``[2]`` seed of the phase's other randomness (style mixing,
+                augmentation, path-length noise).
+            pl_noise: ``Greg``'s image directions (``None``: drawn from ``seed``; see
+                :meth:`generator_path_length`).
+        """
+        return self._objectives[phase](z, reals, seed, pl_noise)
+
+    def _generator_main_terms(self, z, reals, seed, pl_noise) -> PhaseTerms:
+        loss, _ = self.generator_main(z, seed)
+        return PhaseTerms(objective=tf.reduce_sum(loss) / self.settings.global_batch,
+                          stats={"loss/G": tf.reduce_sum(loss)})
+
+    def _generator_reg_terms(self, z, reals, seed, pl_noise) -> PhaseTerms:
+        settings = self.settings
+        loss = self.generator_path_length(z, seed, pl_noise)
+        batch = settings.global_batch // settings.pl_batch_shrink
+        return PhaseTerms(
+            objective=tf.reduce_sum(loss) * settings.g_reg_interval / batch,
+            stats={"loss/pl_penalty": tf.reduce_sum(loss) / settings.pl_weight})
+
+    def _discriminator_main_terms(self, z, reals, seed, pl_noise) -> PhaseTerms:
+        loss, real_logits = self.discriminator_main(z, reals, seed)
+        return PhaseTerms(objective=tf.reduce_sum(loss) / self.settings.global_batch,
+                          stats={"loss/D": tf.reduce_sum(loss)}, real_logits=real_logits)
+
+    def _discriminator_reg_terms(self, z, reals, seed, pl_noise) -> PhaseTerms:
+        settings = self.settings
+        loss, penalty, real_logits = self.discriminator_r1(reals, seed)
+        return PhaseTerms(
+            objective=tf.reduce_sum(loss) * settings.d_reg_interval / settings.global_batch,
+            stats={"loss/r1_penalty": tf.reduce_sum(penalty)},
+            real_logits=real_logits)
 
     def run_generator(self, z: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """``z [N, z_dim]`` -> images ``[N, H, W, C]`` and ws ``[N, num_ws, w_dim]``.

@@ -7,7 +7,7 @@ layouts), every random input of every step (real images, the latents of Gmain, G
 Dmain, the path-length noise), the losses the original reported, and the networks
 after the last step (``final/G/*``, ``final/D/*``, ``final/G_ema/*``, ``final/pl_mean``).
 
-:func:`replay` loads the initial weights into a :class:`~sfkeras.training.loop.Trainer`
+:func:`replay` loads the initial weights into a :class:`~sfkeras.training.trainer.Trainer`
 and runs its steps (the phase schedule, lazy-regularised Adam, ``nan_to_num``, the
 path-length mean and the EMA ramp-up are the trainer's, not copies) with the recorded
 inputs in place of its own draws (:meth:`Trainer.run_step`'s ``recorded``).
@@ -41,7 +41,7 @@ from sfkeras.config import AugmentConfig, Config, DataConfig, TrainConfig
 from sfkeras.convert.common import Target, assign_state
 from sfkeras.convert.discriminator import discriminator_config_from_official, discriminator_table
 from sfkeras.convert.generator import generator_config_from_official, generator_table
-from sfkeras.training.loop import Trainer
+from sfkeras.training.trainer import Trainer
 
 #: Largest error of a final tensor, relative to that tensor's largest magnitude.
 TENSOR_TOLERANCE = 1e-3
