@@ -37,6 +37,7 @@ from sfkeras.errors import (
     OutputError,
     SfkerasError,
 )
+from sfkeras.native_logs import VERBOSE_VARIABLE, start_tensorflow_quietly
 
 DATA = pathlib.Path("data")
 INCEPTION_FILE = "inception_fid.npz"
@@ -283,23 +284,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sfkeras {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of any error")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up and log lines (also: "
+                             f"{VERBOSE_VARIABLE}=1)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, handler: Callable, help: str, params: bool = True):
+    def command(name: str, handler: Callable, help: str, params: bool = True,
+                tensorflow: bool = True):
         sub = commands.add_parser(name, help=help, description=help)
         if params:
             sub.add_argument("--params", default="params.yaml", help="parameters file")
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=handler, tensorflow=tensorflow)
         return sub
 
-    command("config", _cmd_config, "print the configuration params.yaml describes, validated")
+    command("config", _cmd_config, "print the configuration params.yaml describes, validated",
+            tensorflow=False)
     preset_choice = {"choices": sorted(PRESETS), "metavar": "NAME",
                      "help": f"one of {', '.join(sorted(PRESETS))}"}
     sub = command("params", _cmd_params,
                   "print the complete params.yaml of a preset (every key, commented)",
-                  params=False)
+                  params=False, tensorflow=False)
     sub.add_argument("--preset", required=True, **preset_choice)
-    sub = command("init", _cmd_init, "write params.yaml from a preset (refuses to overwrite)")
+    sub = command("init", _cmd_init, "write params.yaml from a preset (refuses to overwrite)",
+                  tensorflow=False)
     sub.add_argument("--preset", required=True, **preset_choice)
     sub.add_argument("--force", action="store_true", help="replace an existing file")
     sub = command("info", _cmd_info, "parameter counts of the named presets' generators",
@@ -401,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     neither Keras nor TensorFlow, its commands import them) and leaves the registration
     of Keras classes to the modules each command imports
     (:func:`sfkeras.registration.cancel`: a DVC stage reads only its command's code).
+    A command that uses TensorFlow starts it without its native start-up lines
+    (:func:`sfkeras.native_logs.start_tensorflow_quietly`) unless ``--verbose``.
 
     Deliberate errors print one line ``sfkeras: <kind>: <message>`` on stderr and return
     their kind's exit code (see ``sfkeras --help``); a missing file is such an error;
@@ -411,6 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     registration.cancel()
     args = build_parser().parse_args(argv)
     try:
+        if args.tensorflow and not (args.verbose or os.environ.get(VERBOSE_VARIABLE) == "1"):
+            start_tensorflow_quietly()
         args.handler(args)
     except Exception as error:
         if args.debug:

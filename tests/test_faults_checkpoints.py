@@ -153,7 +153,7 @@ def run_with_two_generators(tmp_path):
     return config, tmp_path / "run", folder, first
 
 
-def test_load_generator_from_run_falls_back_past_a_damaged_newest(run_with_two_generators,
+def test_loading_a_run_falls_back_past_a_damaged_newest_checkpoint(run_with_two_generators,
                                                                   caplog):
     config, run, folder, first = run_with_two_generators
     _truncated_data(folder, 2)

@@ -114,7 +114,7 @@ def test_changed_recipe_starts_a_new_run_beside_the_old(runs, capsys):
     assert int(load_generator(copy, config).synthesis.variables[0].shape[0]) > 0
 
 
-def test_load_generator_from_run_returns_g_ema_of_the_newest_checkpoint(runs):
+def test_loading_a_run_gives_g_ema_of_its_newest_checkpoint(runs):
     config, out_dir, _, resumed, *_ = runs
     generator = load_generator(out_dir, config)
     assert generator.name == "G_ema"
