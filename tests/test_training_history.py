@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import random
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
@@ -96,3 +98,31 @@ def test_kill_after_a_checkpoint_then_resume_and_extend(tmp_path, monkeypatch):
     assert _steps(tmp_path, "metrics/fid1k") == [0.0, 0.004]
     assert _tensorboard_steps(tmp_path, "loss/G") == [4]
     assert _samples(tmp_path) == [4]
+
+
+def _logs(out_dir) -> dict[str, bytes]:
+    """Every dvclive table of a run but the timings, by path."""
+    folder = out_dir / "log" / "dvclive" / "plots" / "metrics"
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*.tsv")
+            if "timing" not in path.parts}
+
+
+def test_logs_after_kills_at_random_steps_equal_an_uninterrupted_run(tmp_path, monkeypatch):
+    # Log every 2 steps, checkpoint every 3: a resumed run must carry on the open window
+    # of statistics that its checkpoint saved, not start one afresh.
+    config = tiny_config(log_kimg=0.008, checkpoint_kimg=0.012, snapshot_kimg=0.016,
+                         metrics_kimg=0.016)
+    kimg = 0.056  # 14 steps
+    uninterrupted = _run(config, tmp_path / "once", kimg)
+    kills = random.Random(0)
+    for _ in range(3):
+        with monkeypatch.context() as patch:
+            _kill_at_call(patch, kills.randint(2, 5))
+            with pytest.raises(Killed):
+                _run(config, tmp_path / "killed", kimg)
+    resumed = _run(config, tmp_path / "killed", kimg)
+    assert _logs(tmp_path / "killed") == _logs(tmp_path / "once")
+    assert {"loss/G.tsv", "loss/D.tsv", "loss/r1_penalty.tsv"} <= set(_logs(tmp_path / "once"))
+    for ours, theirs in zip(resumed.generator_ema.weights, uninterrupted.generator_ema.weights,
+                            strict=True):
+        np.testing.assert_array_equal(ours, theirs)

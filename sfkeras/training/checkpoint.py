@@ -56,6 +56,8 @@ class TrainingCheckpoint:
         directory: checkpoint folder (:func:`~sfkeras.saved.runs.run_checkpoint_dir`).
         groups: name -> ordered variables (Keras or TF variables). The order must be
             the same when restoring (it is, for the same architecture and config).
+        optional_groups: more groups, saved with the others but restored only where a
+            checkpoint has them (state that checkpoints of earlier versions lack).
         run_config: the run's configuration
             (:func:`~sfkeras.saved.runs.trajectory_config`), stored as JSON beside the
             checkpoints and compared on :meth:`restore_latest`.
@@ -73,14 +75,18 @@ class TrainingCheckpoint:
         *,
         keep: int,
         is_chief: bool = True,
+        optional_groups: Mapping[str, Sequence[Any]] | None = None,
     ):
         self.directory = pathlib.Path(directory)
         self.run_config = json.loads(json.dumps(run_config))
         self.is_chief = is_chief
         self.keep = keep
-        tracked = {name: tracked_variables(variables)
-                   for name, variables in groups.items()}
-        self._checkpoint = tf.train.Checkpoint(**tracked)
+        tracked = {name: tracked_variables(variables) for name, variables in groups.items()}
+        optional = {name: tracked_variables(variables)
+                    for name, variables in (optional_groups or {}).items()}
+        self._checkpoint = tf.train.Checkpoint(**tracked, **optional)  # what is saved
+        self._required = tf.train.Checkpoint(**tracked)
+        self._optional = tf.train.Checkpoint(**optional)
         if read_state(self.directory) is None and indexed_on_disk(self.directory):
             logger.warning("%s is unreadable or missing: rebuilding it from the checkpoints "
                            "in %s", self.directory / STATE_FILE, self.directory)
@@ -113,7 +119,8 @@ class TrainingCheckpoint:
         if not prefixes:
             return None
         self.check_run_config()
-        restored = restore_newest_readable(self._checkpoint, prefixes, self.directory)
+        restored = restore_newest_readable(self._required, prefixes, self.directory)
+        self._optional.restore(restored).expect_partial()
         if restored != prefixes[-1] and self.is_chief:
             write_state(self.directory, prefixes[:prefixes.index(restored) + 1])
             self._manager = self._new_manager()

@@ -21,9 +21,8 @@ import os
 import pathlib
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
-import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 from tensorflow.core.util import event_pb2
@@ -125,31 +124,64 @@ class TrainingLogger:
 
 
 class LossWindow:
-    """The running means of a step's statistics since the last log row, and its timing.
+    """The running means of the step statistics since the last log row, and its timing.
+
+    The sums and counts belong to the run's state: :attr:`variables` go into its
+    checkpoints (:meth:`store` before each save, :meth:`load` after a restore), so a run
+    resumed between two log rows logs the same means as one never stopped. Sums are
+    float64, added in step order.
 
     Args:
+        names: the statistics it averages, in the order it reports them.
         nimg: the image count the window starts at.
     """
 
-    def __init__(self, nimg: int):
-        self._values: dict[str, list[float]] = {}
+    def __init__(self, names: Sequence[str], nimg: int = 0):
+        self.names = tuple(names)
+        self._sums = dict.fromkeys(self.names, 0.0)
+        self._counts = dict.fromkeys(self.names, 0)
+        self._stored_sums = tf.Variable(tf.zeros(len(self.names), tf.float64),
+                                        trainable=False, name="log_window_sums")
+        self._stored_counts = tf.Variable(tf.zeros(len(self.names), tf.int64),
+                                          trainable=False, name="log_window_counts")
+        self._start_time, self._start_nimg = time.perf_counter(), nimg
+
+    @property
+    def variables(self) -> list[tf.Variable]:
+        """The checkpointed state (sums and counts, in :attr:`names` order)."""
+        return [self._stored_sums, self._stored_counts]
+
+    def store(self) -> None:
+        """Copy the sums and counts into :attr:`variables` (before a checkpoint is saved)."""
+        self._stored_sums.assign([self._sums[name] for name in self.names])
+        self._stored_counts.assign([self._counts[name] for name in self.names])
+
+    def load(self, nimg: int) -> None:
+        """Take the sums and counts from :attr:`variables` (after a restore at ``nimg``)."""
+        sums, counts = self._stored_sums.numpy(), self._stored_counts.numpy()
+        self._sums = {name: float(sums[i]) for i, name in enumerate(self.names)}
+        self._counts = {name: int(counts[i]) for i, name in enumerate(self.names)}
         self._start_time, self._start_nimg = time.perf_counter(), nimg
 
     def add(self, stats: Mapping[str, float]) -> None:
-        """Add one step's statistics."""
+        """Add one step's statistics (each a name of :attr:`names`)."""
         for name, value in stats.items():
-            self._values.setdefault(name, []).append(value)
+            self._sums[name] += value
+            self._counts[name] += 1
 
     def means(self) -> dict[str, float]:
-        """The mean of each statistic over the window's steps."""
-        return {name: float(np.mean(values)) for name, values in self._values.items()}
+        """The mean of each statistic over the window's steps (those that ran)."""
+        return {name: self._sums[name] / self._counts[name] for name in self.names
+                if self._counts[name]}
 
     def close(self, nimg: int) -> dict[str, float]:
         """The means and ``timing/sec_per_kimg`` at ``nimg``; the next window starts there."""
         now = time.perf_counter()
         row = {**self.means(), "timing/sec_per_kimg":
                (now - self._start_time) / max(nimg - self._start_nimg, 1) * 1000}
-        self._values, self._start_time, self._start_nimg = {}, now, nimg
+        self._sums = dict.fromkeys(self.names, 0.0)
+        self._counts = dict.fromkeys(self.names, 0)
+        self._start_time, self._start_nimg = now, nimg
         return row
 
 

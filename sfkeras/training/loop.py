@@ -22,13 +22,14 @@ from sfkeras.training.trainer import Trainer
 
 
 def training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
-                  logger: TrainingLogger | None, out_dir: pathlib.Path,
+                  window: LossWindow, logger: TrainingLogger | None, out_dir: pathlib.Path,
                   max_steps: int | None,
                   metrics: TrainingMetrics | None) -> dict[str, float] | None:
     """Train until ``train.kimg`` (or ``max_steps`` steps, or a stop request).
 
     Args:
         batches: iterator of distributed batches of real images.
+        window: the statistics since the last log row (saved with each checkpoint).
         logger: the chief's logger (``None`` on other workers: they only train and save).
 
     Returns:
@@ -40,7 +41,6 @@ def training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
     """
     train = trainer.config.train
     nimg = int(trainer.cur_nimg.numpy())
-    window = LossWindow(nimg)
     guard = LossGuard(train.divergence_loss, train.divergence_steps)
     saved_at = nimg if checkpoint.latest else -1
     checkpoint_due, results, steps = False, None, 0
@@ -57,10 +57,10 @@ def training_loop(trainer: Trainer, batches, checkpoint: TrainingCheckpoint,
             results = _chief_duties(trainer, logger, window, due, out_dir, metrics) or results
         checkpoint_due |= due.checkpoint
         if checkpoint_due and guard.healthy:  # no checkpoint of a diverging state
-            save_checkpoint(checkpoint, step + 1)
+            save_checkpoint(checkpoint, window, step + 1)
             saved_at, checkpoint_due = nimg, False
     if saved_at != nimg and guard.healthy:
-        save_checkpoint(checkpoint, int(trainer.step.numpy()))
+        save_checkpoint(checkpoint, window, int(trainer.step.numpy()))
     raise_if_stop_requested(int(trainer.step.numpy()), checkpoint.latest)
     return results if nimg >= train.kimg * 1000 else None
 
@@ -79,8 +79,10 @@ def _chief_duties(trainer: Trainer, logger: TrainingLogger, window: LossWindow, 
     return evaluate_and_log(trainer, logger, metrics) if due.metrics else None
 
 
-def save_checkpoint(checkpoint: TrainingCheckpoint, step: int) -> None:
-    """Save checkpoint ``ckpt-<step>`` and say so on one line (the chief)."""
+def save_checkpoint(checkpoint: TrainingCheckpoint, window: LossWindow, step: int) -> None:
+    """Save checkpoint ``ckpt-<step>``, the window of statistics with it, and say so on
+    one line (the chief)."""
+    window.store()
     prefix = checkpoint.save(step)
     if prefix is not None:
         print(f"saved checkpoint {prefix}", flush=True)

@@ -24,11 +24,11 @@ from sfkeras.training.distribute import is_chief, select_strategy
 from sfkeras.training.evaluation import TrainingMetrics, evaluate_and_log, record_final_metrics
 from sfkeras.training.init_from import initialise_from
 from sfkeras.training.interrupts import stop_on_signals
-from sfkeras.training.logging import TrainingLogger
+from sfkeras.training.logging import LossWindow, TrainingLogger
 from sfkeras.training.loop import training_loop
 from sfkeras.training.run_lock import run_folder_lock
 from sfkeras.training.samples import prune_samples
-from sfkeras.training.trainer import Trainer
+from sfkeras.training.trainer import STEP_STATS, Trainer
 
 
 def train(
@@ -108,7 +108,8 @@ def run_training(
     out_dir = pathlib.Path(out_dir)
     strategy = strategy or select_strategy(config.train.strategy, config.train.cpu_replicas)
     trainer = Trainer(config, strategy, noise_mode=noise_mode)
-    checkpoint, resumed = _restore(trainer, out_dir, resume)
+    window = LossWindow(STEP_STATS)
+    checkpoint, resumed = _restore(trainer, window, out_dir, resume)
     start_step = int(trainer.step.numpy())
     batches = iter(strategy.distribute_datasets_from_function(
         lambda context: dataset_fn(context).skip(start_step * _replicas_per_pipeline(context))))
@@ -119,7 +120,7 @@ def run_training(
     try:
         if logger is not None and resumed is None:
             evaluate_and_log(trainer, logger, metrics)  # of the initial G_ema
-        final_metrics = training_loop(trainer, batches, checkpoint, logger, out_dir,
+        final_metrics = training_loop(trainer, batches, checkpoint, window, logger, out_dir,
                                       max_steps, metrics)
     finally:
         if logger is not None:
@@ -131,20 +132,23 @@ def run_training(
     return trainer
 
 
-def _restore(trainer: Trainer, out_dir: pathlib.Path,
+def _restore(trainer: Trainer, window: LossWindow, out_dir: pathlib.Path,
              resume: bool) -> tuple[TrainingCheckpoint, str | None]:
     """The run's checkpoint, restored from its newest one (else initialised from
-    ``train.init_from``); returns it and the restored prefix (``None``: a new run)."""
+    ``train.init_from``) with the window of statistics since its last log row; returns
+    it and the restored prefix (``None``: a new run)."""
     config, chief = trainer.config, is_chief()
     directory = run_checkpoint_dir(out_dir, config)
     checkpoint = TrainingCheckpoint(directory, trainer.checkpoint_groups(),
                                     trajectory_config(config),
-                                    keep=config.train.keep_checkpoints, is_chief=chief)
+                                    keep=config.train.keep_checkpoints, is_chief=chief,
+                                    optional_groups={"log_window": window.variables})
     if not resume and checkpoint.latest is not None:
         raise FileExistsError(f"{directory} holds checkpoints of an earlier run of this "
                               "configuration and resume is off: resume, or use an empty "
                               "output folder")
     resumed = checkpoint.restore_latest()
+    window.load(int(trainer.cur_nimg.numpy()))
     if chief:
         print(f"resuming from {resumed} at kimg {int(trainer.cur_nimg.numpy()) / 1000:g}"
               if resumed else f"starting a new run in {directory}", flush=True)

@@ -34,6 +34,9 @@ from sfkeras.training.ema import ema_beta, update_ema
 from sfkeras.training.loss import PHASES, LossSettings, Phase, StepPhases, StyleGAN2Loss, phases_at
 from sfkeras.training.optim import build_lazy_adam
 
+#: The statistics :meth:`Trainer.run_step` returns (those of the phases that ran).
+STEP_STATS = (*(phase.stat for phase in PHASES), "augment/p")
+
 
 class Trainer:
     """Networks, optimisers and the compiled training step of one run.
