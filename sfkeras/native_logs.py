@@ -9,8 +9,11 @@ read as a failure.
 
 :func:`start_tensorflow_quietly` imports TensorFlow and initialises its devices with
 file descriptor 2 pointed at a temporary file, then writes back whatever of it is not
-such a log line (a native crash message, say), and sets ``TF_CPP_MIN_LOG_LEVEL=2``
-(where unset) so that TensorFlow's later info and warning lines stay off too. The
+such a log line (a native crash message, say), and sets ``TF_CPP_MIN_LOG_LEVEL=3``
+(where unset) so that TensorFlow's later log lines stay off too: its info and warning
+lines, and error lines of optimisation passes that give up and leave the graph as it
+was (Grappler's ``remapper failed: ... Mutation::Apply error`` on the discriminator's
+gradients, for one); errors that stop a computation still raise Python exceptions. The
 ``sfkeras`` command line calls it unless ``--verbose`` or ``SFKERAS_VERBOSE=1``.
 """
 
@@ -35,7 +38,7 @@ def start_tensorflow_quietly() -> None:
 
     Does nothing but set ``TF_CPP_MIN_LOG_LEVEL`` when TensorFlow is imported already.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()

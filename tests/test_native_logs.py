@@ -73,4 +73,4 @@ def test_other_native_output_is_passed_on(tmp_path):
                             env=env)
     assert result.returncode == 0, result.stderr
     assert result.stderr == "Check failed: something native went wrong\n"
-    assert result.stdout == "2\n"
+    assert result.stdout == "3\n"
