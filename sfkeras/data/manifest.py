@@ -16,7 +16,7 @@ import json
 import pathlib
 from typing import Any
 
-from sfkeras.data.errors import DataError
+from sfkeras.errors import DataError
 
 FORMAT_VERSION = 2
 MANIFEST_NAME = "dataset.json"

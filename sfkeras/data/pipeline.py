@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import numpy as np
 import tensorflow as tf
 
-from sfkeras.data.errors import DataError
 from sfkeras.data.manifest import PREPARE_AGAIN, checked_shard_paths, load_manifest
 from sfkeras.data.shards import IMAGE_FEATURE, LABEL_FEATURE, parse_example
+from sfkeras.errors import DataError
 
 MAX_SHUFFLE_BUFFER = 10000
 SHUFFLE_BUFFER_BYTES = 256 << 20

@@ -25,7 +25,6 @@ import uuid
 import PIL.Image
 
 from sfkeras.config.data import DataConfig
-from sfkeras.data.errors import DataError
 from sfkeras.data.images import encode_png, fit_square, image_grid, to_rgb
 from sfkeras.data.manifest import (
     MANIFEST_NAME,
@@ -36,6 +35,7 @@ from sfkeras.data.manifest import (
 )
 from sfkeras.data.shards import ShardWriter, serialize_example
 from sfkeras.data.sources import Source, open_source
+from sfkeras.errors import DataError
 from sfkeras.progress import progress_bar
 
 logger = logging.getLogger(__name__)

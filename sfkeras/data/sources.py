@@ -27,9 +27,9 @@ from sfkeras.config.data import (
     ShapesSourceConfig,
     TfdsSourceConfig,
 )
-from sfkeras.data.errors import DataError
 from sfkeras.data.images import crop_celeba_face
 from sfkeras.data.shapes import shape_image
+from sfkeras.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 
