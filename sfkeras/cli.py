@@ -4,10 +4,11 @@ Every pipeline command reads ``params.yaml`` (``--params`` to choose another fil
 uses the fixed pipeline layout under ``data/`` unless told otherwise:
 
     data/prepared/<data.name>/   prepare   (TFRecord shards, dataset.json, preview.png)
-    data/train/                  train     (checkpoints/, G_ema.keras, samples/, log/)
+    data/train/                  train     (checkpoints/, snapshots/, G_ema.keras, G_best.keras,
+                                            samples/, log/)
     data/eval/                   evaluate  (metrics.json)
     data/render/                 render    (PNG/GIF figures)
-    data/export/                 export    (SavedModel, G_ema.keras)
+    data/export/                 export    (saved_model/, G_ema.tflite, G_ema.onnx, G_ema.keras)
 """
 
 from __future__ import annotations
@@ -41,8 +42,12 @@ from sfkeras.native_logs import VERBOSE_VARIABLE, start_tensorflow_quietly
 
 DATA = pathlib.Path("data")
 INCEPTION_FILE = "inception_fid.npz"
-NETWORK_HELP = ("the generator: a .keras file, a training run folder (its newest checkpoint) "
-                "or an original network-snapshot .pkl")
+NETWORK_HELP = ("the generator: a .keras file (such as a run's snapshots/network-snapshot-*.keras), "
+                "a training run folder (its newest checkpoint) or an original "
+                "network-snapshot .pkl")
+
+#: The training run's networks that ``render.network`` and ``export.network`` name.
+RUN_NETWORKS = {"final": DATA / "train" / "G_ema.keras", "best": DATA / "train" / "G_best.keras"}
 
 
 def prepared_path(config: Config, root: pathlib.Path = DATA / "prepared") -> pathlib.Path:
@@ -266,15 +271,17 @@ def _cmd_render(args: argparse.Namespace) -> None:
     from sfkeras.render import render_all
 
     config = load_config(args.params)
-    render_all(config.render, network=pathlib.Path(args.network), out_dir=pathlib.Path(args.out))
+    network = pathlib.Path(args.network or RUN_NETWORKS[config.render.network])
+    render_all(config.render, network=network, out_dir=pathlib.Path(args.out))
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
     from sfkeras.export import export_generator
 
     config = load_config(args.params)
-    export_generator(pathlib.Path(args.network), pathlib.Path(args.out),
-                     truncation_psi=config.export.truncation_psi)
+    network = pathlib.Path(args.network or RUN_NETWORKS[config.export.network])
+    export_generator(network, pathlib.Path(args.out), truncation_psi=config.export.truncation_psi,
+                     formats=config.export.formats)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -366,11 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--data", help="prepared data set (default: data/prepared/<data.name>)")
     sub.add_argument("--out", default=str(DATA / "eval"), help="output folder (metrics.json)")
     sub = command("render", _cmd_render, "render sample grids, mixing, interpolation, attention")
-    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"), help=NETWORK_HELP)
+    sub.add_argument("--network", help=NETWORK_HELP + " (default: the run's network that "
+                     "render.network names, data/train/G_ema.keras or G_best.keras)")
     sub.add_argument("--out", default=str(DATA / "render"), help="output folder")
-    sub = command("export", _cmd_export, "export G_ema as a TensorFlow SavedModel")
-    sub.add_argument("--network", default=str(DATA / "train" / "G_ema.keras"),
-                     help="the generator's .keras file")
+    sub = command("export", _cmd_export, "export a generator in the formats of export.formats "
+                  "(SavedModel, LiteRT, ONNX), each checked against it")
+    sub.add_argument("--network", help="the generator's .keras file (default: the run's "
+                     "network that export.network names, data/train/G_ema.keras or G_best.keras)")
     sub.add_argument("--out", default=str(DATA / "export"), help="output folder (replaced)")
     return parser
 

@@ -132,6 +132,14 @@ class BackendError(SfkerasError, RuntimeError):
     kind = "backend error"
 
 
+class ExportError(SfkerasError, RuntimeError):
+    """An export format's converter or runtime is not installed, or an exported artifact
+    does not compute the generator's images."""
+
+    exit_code = 11
+    kind = "export error"
+
+
 class MissingFileError(SfkerasError, FileNotFoundError):
     """An input file or folder the command needs does not exist."""
 
@@ -171,6 +179,8 @@ EXIT_CODES: dict[int, tuple[str, str]] = dict([
     _row(BackendError, "a TensorFlow-only part (data, training, export) was called under "
          "another Keras backend"),
     _row(MissingFileError, "an input file or folder does not exist"),
+    _row(ExportError, "an export format's packages are missing, or an exported file does "
+         "not reproduce the generator"),
     _row(TrainingInterrupted, "SIGINT or SIGTERM stopped training after a checkpoint of "
          "its last step"),
 ])

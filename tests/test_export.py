@@ -1,4 +1,6 @@
-"""SavedModel export: loads with plain TensorFlow in a fresh process, same images."""
+"""Export: the SavedModel loads with plain TensorFlow in a fresh process, the LiteRT and
+ONNX files run in their own runtimes (LiteRT with built-in ops only), all with the
+generator's images; a wrong artifact or a missing runtime fails with one clear line."""
 
 import subprocess
 import sys
@@ -8,7 +10,10 @@ import numpy as np
 import pytest
 
 from sfkeras.config import GeneratorConfig
-from sfkeras.export import export_generator
+from sfkeras.config.export import EXPORT_FORMATS
+from sfkeras.errors import ExportError
+from sfkeras.export import FORMATS, check_artifact, export_generator
+from sfkeras.export.portable import run_litert, run_onnx
 from sfkeras.images import to_uint8, z_from_seeds
 from sfkeras.models.generator import Generator
 
@@ -22,8 +27,8 @@ def exported(tmp_path_factory):
     generator = Generator(TINY, seed=0)
     generator.mapping.w_avg.assign(np.full((TINY.w_dim,), 0.3, np.float32))
     generator.save(root / "G_ema.keras")
-    saved_model = export_generator(root / "G_ema.keras", root / "out", truncation_psi=0.7)
-    return generator, saved_model
+    artifacts = export_generator(root / "G_ema.keras", root / "out", truncation_psi=0.7)
+    return generator, artifacts["saved_model"]
 
 
 def test_saved_model_in_a_fresh_process_matches_keras(exported, tmp_path):
@@ -74,3 +79,50 @@ def test_export_copies_the_keras_file_and_explains_a_missing_network(exported, t
     assert (saved_model.parent / "G_ema.keras").exists()
     with pytest.raises(FileNotFoundError, match="train stage"):
         export_generator(tmp_path / "nope.keras", tmp_path / "out")
+
+
+def test_every_configurable_format_is_exported():
+    assert tuple(FORMATS) == EXPORT_FORMATS
+
+
+@pytest.mark.parametrize("suffix, run", [(".tflite", run_litert), (".onnx", run_onnx)])
+def test_portable_files_give_the_generators_images_for_any_batch(exported, suffix, run):
+    generator, saved_model = exported
+    path = saved_model.parent / f"G_ema{suffix}"
+    z = z_from_seeds([5, 6, 7, 8, 9], TINY.z_dim)  # not the export's check latents
+    expected = to_uint8(generator(z, truncation_psi=0.7, noise_mode="const"))
+    images = run(path, z)
+    assert images.dtype == np.uint8 and images.shape == (5, 16, 16, 3)
+    assert np.abs(images.astype(int) - expected).max() <= 1
+    assert np.abs(run(path, z[:1]).astype(int) - expected[:1]).max() <= 1
+
+
+def test_litert_file_needs_no_tensorflow_ops(exported):
+    """Only LiteRT's built-in operators: no TF Select ("Flex") or custom ops."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    _, saved_model = exported
+    interpreter = Interpreter(model_path=str(saved_model.parent / "G_ema.tflite"))
+    ops = {detail["op_name"] for detail in interpreter._get_ops_details()}
+    assert ops and not any(name.startswith("Flex") or name == "CUSTOM" for name in ops), ops
+
+
+def test_an_artifact_with_other_images_fails_naming_the_format(tmp_path):
+    expected = np.zeros((2, 4, 4, 3), np.uint8)
+    assert check_artifact("onnx", tmp_path / "G.onnx", expected + 1, expected) == 1
+    with pytest.raises(ExportError, match=r"onnx export .*G\.onnx differs .* by 3 uint8"):
+        check_artifact("onnx", tmp_path / "G.onnx", expected + 3, expected)
+    with pytest.raises(ExportError, match=r"litert export .* shape \[2, 4, 4, 1\]"):
+        check_artifact("litert", tmp_path / "G.tflite", expected[..., :1], expected)
+
+
+def test_a_missing_runtime_fails_before_anything_is_written(exported, tmp_path, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "onnxruntime" else find_spec(name, *args))
+    _, saved_model = exported
+    with pytest.raises(ExportError, match=r"names onnx.*onnxruntime.*sfkeras\[export\]"):
+        export_generator(saved_model.parent / "G_ema.keras", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

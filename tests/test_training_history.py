@@ -1,8 +1,10 @@
-"""A run's logs and samples survive interruptions and extensions: each kimg once."""
+"""A run's logs, samples and snapshots survive interruptions and extensions: each kimg
+once."""
 
 from __future__ import annotations
 
 import csv
+import json
 import random
 
 import numpy as np
@@ -13,6 +15,7 @@ from training_setup import synthetic_dataset_fn, tiny_config
 
 from sfkeras.training import evaluation, run, trainer
 from sfkeras.training.run import run_training
+from sfkeras.training.snapshots import snapshot_name, snapshot_nimg
 
 pytestmark = pytest.mark.slow  # several traced training runs
 
@@ -23,9 +26,15 @@ class Killed(Exception):
     """Stands for SIGKILL: nothing after the raising step runs (no final checkpoint)."""
 
 
+def _fake_fid(trainer, metrics) -> dict[str, float]:
+    """An FID (the first metric of ``evaluate.metrics``) that is lowest after 8 images."""
+    return {trainer.config.evaluate.metrics[0]: abs(int(trainer.cur_nimg.numpy()) - 8) + 1.0}
+
+
 @pytest.fixture(autouse=True)
 def fake_metrics(monkeypatch):
-    monkeypatch.setattr(evaluation, "evaluate_ema", lambda trainer, metrics: {"fid1k": 1.0})
+    monkeypatch.setattr(evaluation, "evaluate_ema", _fake_fid)
+    monkeypatch.setattr(evaluation, "training_protocol", lambda *args: {"metrics": ["fid2k"]})
     monkeypatch.setattr(run, "record_final_metrics", lambda *args: None)
 
 
@@ -60,6 +69,21 @@ def _samples(out_dir) -> list[int]:
     return sorted(int(p.stem[5:]) for p in (out_dir / "samples").glob("fakes*.png"))
 
 
+def _snapshots(out_dir) -> list[int]:
+    """The image counts of the run's snapshots (each with its metrics record)."""
+    folder = out_dir / "snapshots"
+    snapshots = sorted(folder.glob("network-snapshot-*.keras"), key=snapshot_nimg)
+    records = sorted(folder.glob("network-snapshot-*.metrics.json"))
+    assert [r.name.replace(".metrics.json", ".keras") for r in records] == \
+        sorted(p.name for p in snapshots)
+    assert not list(folder.glob(".*")), "temporary files left behind"
+    return [snapshot_nimg(path) for path in snapshots]
+
+
+def _best(out_dir) -> str:
+    return json.loads((out_dir / "G_best.metrics.json").read_text())["snapshot"]
+
+
 def _run(config, out_dir, kimg):
     config = config.replace(train=config.train.replace(kimg=kimg))
     return run_training(config, synthetic_dataset_fn(BATCH), out_dir,
@@ -76,28 +100,34 @@ def test_kill_after_a_checkpoint_then_resume_and_extend(tmp_path, monkeypatch):
             _run(config, tmp_path, kimg=0.016)
     assert _steps(tmp_path, "loss/G") == [0.004, 0.008, 0.012]
     assert _samples(tmp_path) == [4, 8, 12]
+    assert _snapshots(tmp_path) == [0, 8]
 
     _run(config, tmp_path, kimg=0.016)  # resumes at 0.008
-    assert _steps(tmp_path, "metrics/fid1k") == [0.0, 0.008, 0.016]
+    assert _steps(tmp_path, "metrics/fid2k") == [0.0, 0.008, 0.016]
+    assert _snapshots(tmp_path) == [0, 8, 16]
+    assert _best(tmp_path) == snapshot_name(8)
     assert _steps(tmp_path, "loss/G") == [0.004, 0.008, 0.012, 0.016]
     assert _tensorboard_steps(tmp_path, "loss/G") == [4, 8, 12, 16]
-    assert _tensorboard_steps(tmp_path, "metrics/fid1k") == [0, 8, 16]
+    assert _tensorboard_steps(tmp_path, "metrics/fid2k") == [0, 8, 16]
     assert _samples(tmp_path) == [4, 8, 12, 16]
 
     _run(config, tmp_path, kimg=0.024)  # a longer run continues the same history
-    assert _steps(tmp_path, "metrics/fid1k") == [0.0, 0.008, 0.016, 0.024]
+    assert _steps(tmp_path, "metrics/fid2k") == [0.0, 0.008, 0.016, 0.024]
     assert _steps(tmp_path, "loss/G") == [0.004, 0.008, 0.012, 0.016, 0.020, 0.024]
     assert _tensorboard_steps(tmp_path, "loss/G") == [4, 8, 12, 16, 20, 24]
     assert _samples(tmp_path) == [4, 8, 12, 16, 20, 24]
+    assert _snapshots(tmp_path) == [0, 8, 16, 24]
     summary = (tmp_path / "log" / "dvclive" / "metrics.json").read_text()
     assert '"step": 0.024' in summary
 
     other = config.replace(train=config.train.replace(seed=1))  # another run: a new history
     _run(other, tmp_path, kimg=0.004)
     assert _steps(tmp_path, "loss/G") == [0.004]
-    assert _steps(tmp_path, "metrics/fid1k") == [0.0, 0.004]
+    assert _steps(tmp_path, "metrics/fid2k") == [0.0, 0.004]
     assert _tensorboard_steps(tmp_path, "loss/G") == [4]
     assert _samples(tmp_path) == [4]
+    assert _snapshots(tmp_path) == [0, 4]
+    assert _best(tmp_path) == snapshot_name(4)
 
 
 def _logs(out_dir) -> dict[str, bytes]:
@@ -122,6 +152,11 @@ def test_logs_after_kills_at_random_steps_equal_an_uninterrupted_run(tmp_path, m
                 _run(config, tmp_path / "killed", kimg)
     resumed = _run(config, tmp_path / "killed", kimg)
     assert _logs(tmp_path / "killed") == _logs(tmp_path / "once")
+    assert _snapshots(tmp_path / "killed") == _snapshots(tmp_path / "once") == [0, 16, 32, 48, 56]
+    for name in ("G_best.metrics.json", *(f"snapshots/{snapshot_name(n)[:-6]}.metrics.json"
+                                          for n in (0, 16, 32, 48, 56))):
+        once, killed = (json.loads((tmp_path / d / name).read_text()) for d in ("once", "killed"))
+        assert killed["results"] == once["results"] and killed["snapshot"] == once["snapshot"]
     assert {"loss/G.tsv", "loss/D.tsv", "loss/r1_penalty.tsv"} <= set(_logs(tmp_path / "once"))
     for ours, theirs in zip(resumed.generator_ema.weights, uninterrupted.generator_ema.weights,
                             strict=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from sfkeras.config.base import Section
 
@@ -12,6 +13,8 @@ class RenderConfig(Section):
     """Seeds and options of every rendered figure.
 
     Attributes:
+        network: ``final`` (the run's last G_ema, ``data/train/G_ema.keras``) or ``best``
+            (its snapshot of lowest FID, ``data/train/G_best.keras``).
         grid_seeds: number of seeds (0, 1, ...) in the sample grid.
         truncation_psis: psi values of the truncation sweep.
         mixing_row_seeds, mixing_col_seeds: seeds of the style-mixing grid; rows give
@@ -24,6 +27,7 @@ class RenderConfig(Section):
         attention_pixels: query pixels ``[row, col]`` (in that layer's resolution).
     """
 
+    network: Literal["final", "best"] = "final"
     grid_seeds: int = 64
     truncation_psis: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
     mixing_row_seeds: tuple[int, ...] = (1, 2, 3, 4)

@@ -32,6 +32,9 @@ class TrainConfig(Section):
         seed: seed of all training randomness.
         checkpoint_kimg: write a checkpoint every this many kimg (and at the end).
         keep_checkpoints: checkpoints to keep.
+        keep_snapshots: network snapshots to keep (``snapshots/network-snapshot-<kimg>.keras``
+            with their metrics, written at every ``metrics_kimg``): the newest N and the
+            best (``null``: all, as the original).
         snapshot_kimg: write a sample grid every this many kimg.
         metrics_kimg: evaluate ``evaluate.metrics`` every this many kimg (0 = never).
         log_kimg: log losses and p every this many kimg.
@@ -77,6 +80,7 @@ class TrainConfig(Section):
     seed: int = 0
     checkpoint_kimg: float = 10.0
     keep_checkpoints: int = 3
+    keep_snapshots: int | None = None
     snapshot_kimg: float = 10.0
     metrics_kimg: float = 0.0
     log_kimg: float = 1.0
@@ -99,6 +103,8 @@ class TrainConfig(Section):
                      "divergence_steps"):
             if getattr(self, name) < 1:
                 self.fail(name, "must be >= 1")
+        if self.keep_snapshots is not None and self.keep_snapshots < 1:
+            self.fail("keep_snapshots", "must be >= 1 (null: keep all)")
         if not 0.0 <= self.style_mixing_prob <= 1.0:
             self.fail("style_mixing_prob", "must be in [0, 1]")
         for name in ("checkpoint_kimg", "snapshot_kimg", "log_kimg", "ema_kimg"):

@@ -43,9 +43,7 @@ def upfirdn2d(
     _, height, width, channels = x.shape
     px0, px1, py0, py1 = padding
     if up > 1:
-        x = ops.reshape(x, (-1, height, 1, width, 1, channels))
-        x = ops.pad(x, ((0, 0), (0, 0), (0, up - 1), (0, 0), (0, up - 1), (0, 0)))
-        x = ops.reshape(x, (-1, height * up, width * up, channels))
+        x = _zero_stuff(x, up)
     x = ops.pad(x, ((0, 0), (max(py0, 0), max(py1, 0)), (max(px0, 0), max(px1, 0)), (0, 0)))
     rows, cols = x.shape[1], x.shape[2]
     x = x[:, max(-py0, 0) : rows - max(-py1, 0), max(-px0, 0) : cols - max(-px1, 0), :]
@@ -61,6 +59,25 @@ def upfirdn2d(
     kernel = np.tile(taps[:, None, None], (1, channels, 1))  # [taps, C, 1]
     x = ops.depthwise_conv(x, ops.cast(kernel[None], x.dtype))
     return ops.depthwise_conv(x, ops.cast(kernel[:, None], x.dtype))
+
+
+def _zero_stuff(x, up: int):
+    """Insert ``up - 1`` zeros after every sample of both axes: ``[N, H, W, C] ->
+    [N, H*up, W*up, C]``.
+
+    Written with tensors of rank 4 at most (concatenation with zeros along a unit axis,
+    then a reshape that interleaves), so that runtimes without 6-D padding (LiteRT's
+    built-in ops) run it as they are.
+    """
+    _, height, width, channels = x.shape
+
+    def interleave(x, rows, row_size):  # -> [N, rows, up, row_size]: zeros after each row
+        x = ops.reshape(x, (-1, rows, 1, row_size))
+        return ops.concatenate([x] + [ops.zeros_like(x)] * (up - 1), axis=2)
+
+    x = interleave(x, height * width, channels)  # zeros after every pixel of a row
+    x = interleave(x, height, width * up * channels)  # zero rows after every row
+    return ops.reshape(x, (-1, height * up, width * up, channels))
 
 
 def upsample_2d(x, *, gain: float = 1.0):

@@ -39,8 +39,9 @@ STATE_FILE = "checkpoint"
 
 #: ``train`` fields that do not change the training trajectory: its length (a longer
 #: run continues the same trajectory exactly) and run management.
-RUN_MANAGEMENT_FIELDS = ("kimg", "checkpoint_kimg", "keep_checkpoints", "snapshot_kimg",
-                         "metrics_kimg", "log_kimg", "divergence_loss", "divergence_steps")
+RUN_MANAGEMENT_FIELDS = ("kimg", "checkpoint_kimg", "keep_checkpoints", "keep_snapshots",
+                         "snapshot_kimg", "metrics_kimg", "log_kimg", "divergence_loss",
+                         "divergence_steps")
 
 #: What reading a damaged checkpoint raises: TensorFlow's DataLossError and OpError
 #: (checksums, short index files), IndexError ("Read less bytes than requested") from

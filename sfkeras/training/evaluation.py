@@ -2,7 +2,8 @@
 
 G_ema is evaluated at the start of a fresh run (kimg 0, as the original's tick 0),
 every ``metrics_kimg`` and at the end, with ``evaluate.metrics`` against the run's real
-images; the values are logged as ``metrics/<name>``. The final values are recorded
+images; the values are logged as ``metrics/<name>``, and G_ema is kept with them as a
+network snapshot (:mod:`sfkeras.training.snapshots`). The final values are recorded
 beside ``G_ema.keras`` (:mod:`sfkeras.metrics.reuse`), so that ``sfkeras evaluate``
 reuses them instead of computing them again.
 """
@@ -17,6 +18,7 @@ import keras
 from sfkeras.metrics.evaluate import evaluate_generator
 from sfkeras.metrics.reuse import record_path, training_protocol, write_record
 from sfkeras.training.logging import TrainingLogger
+from sfkeras.training.snapshots import SnapshotStore
 from sfkeras.training.trainer import Trainer
 
 
@@ -27,25 +29,33 @@ class TrainingMetrics:
     Attributes:
         dataset_path: the prepared data set of the real images.
         inception_weights: FID Inception weights (``None``: ``evaluate.inception_weights``).
+        snapshots: where G_ema is kept with the metrics of each evaluation (``None``:
+            nowhere).
     """
 
     dataset_path: pathlib.Path
     inception_weights: str | pathlib.Path | None = None
+    snapshots: SnapshotStore | None = None
 
 
 def evaluate_and_log(trainer: Trainer, logger: TrainingLogger,
                      metrics: TrainingMetrics | None) -> dict[str, float] | None:
-    """Evaluate G_ema and log at the current kimg, when ``train.metrics_kimg > 0``.
+    """Evaluate G_ema, log and keep its snapshot at the current kimg, when
+    ``train.metrics_kimg > 0``.
 
     Returns the results (``None``: not evaluated).
     """
     if trainer.config.train.metrics_kimg <= 0 or metrics is None:
         return None
-    kimg = int(trainer.cur_nimg.numpy()) / 1000
+    nimg = int(trainer.cur_nimg.numpy())
     with logger.status(f"evaluating {', '.join(trainer.config.evaluate.metrics)} "
-                       f"at {kimg:g} kimg"):
+                       f"at {nimg / 1000:g} kimg"):
         results = evaluate_ema(trainer, metrics)
-    logger.log(kimg, {f"metrics/{name}": value for name, value in results.items()})
+    logger.log(nimg / 1000, {f"metrics/{name}": value for name, value in results.items()})
+    if metrics.snapshots is not None:
+        metrics.snapshots.add(trainer.generator_ema, nimg,
+                              training_protocol(trainer.config.evaluate, metrics.dataset_path),
+                              results)
     return results
 
 

@@ -2,9 +2,12 @@
 
 ``out_dir`` receives ``checkpoints/<run key>/`` (with ``run_config.json``; see
 :mod:`sfkeras.saved.runs`), ``log/`` (dvclive and TensorBoard), ``samples/`` (G_ema
-grids, enlarged for people), ``G_ema.keras`` and ``G_ema.metrics.json`` (its final
-metrics, for ``sfkeras evaluate`` to reuse). A run resumes from the newest checkpoint
-of its configuration's run, with its logs and samples cut back to that checkpoint.
+grids, enlarged for people), ``snapshots/`` (G_ema and its metrics at every metrics
+point; :mod:`sfkeras.training.snapshots`), ``G_ema.keras`` and ``G_ema.metrics.json``
+(the final network and its metrics, for ``sfkeras evaluate`` to reuse) and
+``G_best.keras`` with ``G_best.metrics.json`` (the best snapshot). A run resumes from
+the newest checkpoint of its configuration's run, with its logs, samples and snapshots
+cut back to that checkpoint.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sfkeras.training.logging import LossWindow, TrainingLogger
 from sfkeras.training.loop import training_loop
 from sfkeras.training.run_lock import run_folder_lock
 from sfkeras.training.samples import prune_samples
+from sfkeras.training.snapshots import SnapshotStore, ranking_metric
 from sfkeras.training.trainer import STEP_STATS, Trainer
 
 
@@ -113,9 +117,11 @@ def run_training(
     start_step = int(trainer.step.numpy())
     batches = iter(strategy.distribute_datasets_from_function(
         lambda context: dataset_fn(context).skip(start_step * _replicas_per_pipeline(context))))
+    snapshots = SnapshotStore(out_dir, keep=config.train.keep_snapshots,
+                              ranking=ranking_metric(config.evaluate.metrics))
     metrics = None if metrics_dataset_path is None else TrainingMetrics(
-        pathlib.Path(metrics_dataset_path), inception_weights)
-    logger = _open_history(trainer, out_dir, resumed) if is_chief() else None
+        pathlib.Path(metrics_dataset_path), inception_weights, snapshots)
+    logger = _open_history(trainer, out_dir, resumed, snapshots) if is_chief() else None
     final_metrics = None
     try:
         if logger is not None and resumed is None:
@@ -129,6 +135,10 @@ def run_training(
         network = out_dir / "G_ema.keras"
         trainer.generator_ema.save(network)
         record_final_metrics(trainer, network, metrics, final_metrics)
+        best = snapshots.update_best(fallback=network)
+        print(f"best network: {snapshots.best_path} = {best.name}" if best != network else
+              f"{snapshots.best_path}: no snapshot ranks by a FID or KID metric, so it is "
+              "the final network", flush=True)
     return trainer
 
 
@@ -159,16 +169,18 @@ def _restore(trainer: Trainer, window: LossWindow, out_dir: pathlib.Path,
     return checkpoint, resumed
 
 
-def _open_history(trainer: Trainer, out_dir: pathlib.Path,
-                  resumed: str | None) -> TrainingLogger:
-    """The chief's logger; the logs and samples continue the run's history up to the
-    restored checkpoint, and whatever an interrupted call wrote after it is dropped."""
+def _open_history(trainer: Trainer, out_dir: pathlib.Path, resumed: str | None,
+                  snapshots: SnapshotStore) -> TrainingLogger:
+    """The chief's logger; the logs, samples and snapshots continue the run's history up
+    to the restored checkpoint, and whatever an interrupted call wrote after it is
+    dropped."""
     start_kimg = int(trainer.cur_nimg.numpy()) / 1000
     logger = TrainingLogger(out_dir / "log", total_kimg=trainer.config.train.kimg,
                             run=run_key(trainer.config),
                             resume_kimg=start_kimg if resumed else None)
-    prune_samples(out_dir / "samples",
-                  after_nimg=int(trainer.cur_nimg.numpy()) if logger.continued else None)
+    kept_until = int(trainer.cur_nimg.numpy()) if logger.continued else None
+    prune_samples(out_dir / "samples", after_nimg=kept_until)
+    snapshots.prune_after(kept_until)
     return logger
 
 

@@ -1,4 +1,4 @@
-"""Export a trained generator as a TensorFlow SavedModel for serving.
+"""The TensorFlow SavedModel of a generator (``export.formats``: ``saved_model``).
 
 Signatures (all use constant noise, so a latent always gives the same image):
 
@@ -17,45 +17,23 @@ The SavedModel needs TensorFlow only (no sfkeras, no Keras): load it with Tensor
 from __future__ import annotations
 
 import pathlib
-import shutil
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from sfkeras.backend import require_tensorflow
-from sfkeras.saved.loader import load_generator
-
-NOISE_MODE = "const"
+from sfkeras.export.serving import NOISE_MODE, images_uint8
 
 
-def _images_uint8(images: tf.Tensor) -> tf.Tensor:
-    """``clip(x * 127.5 + 128, 0, 255)`` truncated to uint8 (see ``sfkeras.images``)."""
-    return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)
-
-
-def export_generator(network: pathlib.Path, out_dir: pathlib.Path,
-                     truncation_psi: float = 1.0) -> pathlib.Path:
-    """Write ``out_dir/saved_model`` and a copy of the ``.keras`` file ``network``.
-
-    Args:
-        network: the generator's ``.keras`` file (e.g. ``data/train/G_ema.keras``).
-        out_dir: output folder (replaced).
-        truncation_psi: psi of the ``serving_default`` signature.
-
-    Returns:
-        The SavedModel folder.
-
-    Raises:
-        BackendError: Keras runs on another backend than TensorFlow.
-    """
-    require_tensorflow("export (a TensorFlow SavedModel)")
-    generator = load_generator(network)
+def write_saved_model(generator, path: pathlib.Path, truncation_psi: float) -> None:
+    """Write the SavedModel of ``generator`` (a :class:`~sfkeras.models.Generator`) to
+    the folder ``path``, ``truncation_psi`` being ``serving_default``'s psi."""
     z_spec = tf.TensorSpec([None, generator.z_dim], tf.float32, name="z")
     psi_spec = tf.TensorSpec([], tf.float32, name="truncation_psi")
     ws_spec = tf.TensorSpec([None, generator.num_ws, generator.w_dim], tf.float32, name="ws")
 
     def synthesize(ws):
-        return {"images": _images_uint8(generator.synthesis(ws, noise_mode=NOISE_MODE))}
+        return {"images": images_uint8(generator.synthesis(ws, noise_mode=NOISE_MODE))}
 
     def generate(z, psi):
         return synthesize(generator.mapping(z, truncation_psi=psi))
@@ -68,13 +46,10 @@ def export_generator(network: pathlib.Path, out_dir: pathlib.Path,
         "mapping", lambda z, psi: {"ws": generator.mapping(z, truncation_psi=psi)},
         [z_spec, psi_spec])
     archive.add_endpoint("synthesis", synthesize, [ws_spec])
+    archive.write_out(str(path), verbose=False)
 
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    saved_model = out_dir / "saved_model"
-    archive.write_out(str(saved_model), verbose=False)
-    shutil.copy2(network, out_dir / network.name)
-    print(f"export: SavedModel -> {saved_model} (signatures serving_default, generate, "
-          "mapping, synthesis)")
-    return saved_model
+
+def run_saved_model(path: pathlib.Path, z: np.ndarray) -> np.ndarray:
+    """``serving_default`` of the SavedModel at ``path`` on latents ``z``: uint8 images."""
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    return serve(z=tf.constant(z))["images"].numpy()
