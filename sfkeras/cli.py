@@ -42,9 +42,9 @@ from sfkeras.native_logs import VERBOSE_VARIABLE, start_tensorflow_quietly
 
 DATA = pathlib.Path("data")
 INCEPTION_FILE = "inception_fid.npz"
-NETWORK_HELP = ("the generator: a .keras file (such as a run's snapshots/network-snapshot-*.keras), "
-                "a training run folder (its newest checkpoint) or an original "
-                "network-snapshot .pkl")
+NETWORK_HELP = ("the generator: a .keras file (such as a run's "
+                "snapshots/network-snapshot-*.keras), a training run folder (its newest "
+                "checkpoint) or an original network-snapshot .pkl")
 
 #: The training run's networks that ``render.network`` and ``export.network`` name.
 RUN_NETWORKS = {"final": DATA / "train" / "G_ema.keras", "best": DATA / "train" / "G_best.keras"}

@@ -120,8 +120,10 @@ def test_a_missing_runtime_fails_before_anything_is_written(exported, tmp_path, 
     import importlib.util
 
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *args: None if name == "onnxruntime" else find_spec(name, *args))
+    def find_spec_without_onnxruntime(name, *args):
+        return None if name == "onnxruntime" else find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec_without_onnxruntime)
     _, saved_model = exported
     with pytest.raises(ExportError, match=r"names onnx.*onnxruntime.*sfkeras\[export\]"):
         export_generator(saved_model.parent / "G_ema.keras", tmp_path / "out")
