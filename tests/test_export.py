@@ -2,12 +2,14 @@
 ONNX files run in their own runtimes (LiteRT with built-in ops only), all with the
 generator's images; a wrong artifact or a missing runtime fails with one clear line."""
 
+import re
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from conftest import REPO_ROOT
 
 from sfkeras.config import GeneratorConfig
 from sfkeras.config.export import EXPORT_FORMATS
@@ -17,8 +19,9 @@ from sfkeras.export.portable import run_litert, run_onnx
 from sfkeras.images import to_uint8, z_from_seeds
 from sfkeras.models.generator import Generator
 
+# z_dim 128 and 16x16 images: the shapes of README's deployment snippets.
 TINY = GeneratorConfig(resolution=16, num_layers=(1, 1), hidden=(32, 16), depth=16,
-                       z_dim=16, w_dim=16)
+                       z_dim=128, w_dim=16)
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +131,19 @@ def test_a_missing_runtime_fails_before_anything_is_written(exported, tmp_path, 
     with pytest.raises(ExportError, match=r"names onnx.*onnxruntime.*sfkeras\[export\]"):
         export_generator(saved_model.parent / "G_ema.keras", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_readme_deployment_snippets_run_as_written(exported, tmp_path, monkeypatch):
+    _, saved_model = exported
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "export").symlink_to(saved_model.parent)
+    monkeypatch.chdir(tmp_path)
+    readme = (REPO_ROOT / "README.md").read_text()
+    deployment = readme[readme.index("## Deploying"):]
+    snippets = re.findall(r"```python\n(.*?)```", deployment[:deployment.index("\n## ", 5)], re.S)
+    assert len(snippets) == 3  # SavedModel, LiteRT, ONNX
+    for snippet in snippets:
+        namespace = {}
+        exec(snippet, namespace)
+        images = np.asarray(namespace["images"])
+        assert images.dtype == np.uint8 and images.shape == (4, 16, 16, 3)
