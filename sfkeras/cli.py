@@ -37,6 +37,7 @@ from sfkeras.errors import (
     MissingFileError,
     OutputError,
     SfkerasError,
+    WeightImportError,
 )
 from sfkeras.native_logs import VERBOSE_VARIABLE, start_tensorflow_quietly
 
@@ -77,6 +78,20 @@ def _cmd_init(args: argparse.Namespace) -> None:
 def _cmd_info(args: argparse.Namespace) -> None:
     from sfkeras.models.generator import parameter_counts
 
+    if args.network:
+        from sfkeras.saved.loader import load_generator
+
+        config = load_generator(args.network, saved_model=True).config
+        if config is None:
+            raise WeightImportError(f"{args.network}: this SavedModel was exported without "
+                                    "its hyper-parameters (assets.extra/generator.json); "
+                                    "export it again, or pass the .keras file beside it")
+        counts = parameter_counts(config)
+        print(f"{args.network}: " + ", ".join(
+            f"{key} {value / 1e6:.2f}M" for key, value in counts.items()))
+        for key, value in config.to_dict().items():
+            print(f"  {key}: {json.dumps(value)}")
+        return
     names = args.presets or sorted(PRESETS)
     for name in names:
         config = preset_config(name)
@@ -316,9 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
                   tensorflow=False)
     sub.add_argument("--preset", required=True, **preset_choice)
     sub.add_argument("--force", action="store_true", help="replace an existing file")
-    sub = command("info", _cmd_info, "parameter counts of the named presets' generators",
-                  params=False)
+    sub = command("info", _cmd_info, "parameter counts of the named presets' generators, or "
+                  "a generator's hyper-parameters", params=False)
     sub.add_argument("presets", nargs="*", help=f"preset names (default: all of {sorted(PRESETS)})")
+    sub.add_argument("--network", help="instead: a generator's parameter counts and every "
+                     "hyper-parameter (" + NETWORK_HELP + ")")
     sub = command("import-weights", _cmd_import_weights,
                   "convert the original's weights to .keras: a network snapshot (.pkl, read "
                   "without torch) or a generator state dict (.npz)", params=False)

@@ -8,6 +8,7 @@ same images here, and the TensorFlow-only parts refuse with one clear error.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import pathlib
 
@@ -25,14 +26,19 @@ pytestmark = pytest.mark.cross_backend
 TOLERANCE = 1e-4
 
 
-@pytest.fixture(scope="module")
-def saved():
+#: The variants test_backends.py saves (Styleformer and the Appendix B switches).
+VARIANTS = ("", "-post_ln", "-no_qk_demod")
+
+
+@pytest.fixture(scope="module", params=VARIANTS)
+def saved(request):
     folder = os.environ.get("SFKERAS_TF_GENERATOR")
     if not folder:
         pytest.skip("SFKERAS_TF_GENERATOR is unset (tests/test_backends.py sets it)")
     folder = pathlib.Path(folder)
-    with np.load(folder / "expected.npz") as expected:
-        return load_generator(folder / "generator.keras"), dict(expected)
+    assert json.loads((folder / "variants.json").read_text()) == list(VARIANTS)
+    with np.load(folder / f"expected{request.param}.npz") as expected:
+        return load_generator(folder / f"generator{request.param}.keras"), dict(expected)
 
 
 def test_import_sfkeras_keeps_the_chosen_backend():

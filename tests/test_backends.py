@@ -40,23 +40,31 @@ CONFIG = GeneratorConfig(resolution=16, num_layers=(1, 2), hidden=(16, 8), depth
                          w_dim=8, linformer=True, linformer_dim=16)
 
 
+#: The generator variants saved for the other backends: Styleformer and the paper's
+#: Appendix B switches (file suffix -> generator fields).
+VARIANTS = {"": {}, "-post_ln": {"layer_norm": "post"}, "-no_qk_demod": {"demodulate_qk": False}}
+
+
 @pytest.fixture(scope="module")
 def tf_generator(tmp_path_factory):
-    """A folder with ``generator.keras`` (saved on TensorFlow, every weight moved off its
-    initial value as training would) and ``expected.npz`` (``z`` and its images)."""
+    """A folder with ``generator<variant>.keras`` (saved on TensorFlow, every weight moved
+    off its initial value as training would) and ``expected<variant>.npz`` (``z`` and its
+    images) for each of :data:`VARIANTS`."""
     assert keras.backend.backend() == "tensorflow", "the main test run is on TensorFlow"
     folder = tmp_path_factory.mktemp("tf_generator")
-    generator = Generator(CONFIG, seed=3)
-    rng = np.random.default_rng(0)
-    for variable in generator.weights:
-        value = to_numpy(variable)
-        if np.issubdtype(value.dtype, np.floating):
-            variable.assign(value + 0.1 * rng.standard_normal(value.shape).astype(value.dtype))
-    generator.save(folder / "generator.keras")
-    z = rng.standard_normal((4, CONFIG.z_dim)).astype("float32")
-    np.savez(folder / "expected.npz", z=z,
-             images=to_numpy(generator(z, noise_mode="const")),
-             images_psi=to_numpy(generator(z, truncation_psi=0.7, noise_mode="const")))
+    for variant, fields in VARIANTS.items():
+        generator = Generator(CONFIG.replace(**fields), seed=3)
+        rng = np.random.default_rng(0)
+        for variable in generator.weights:
+            value = to_numpy(variable)
+            if np.issubdtype(value.dtype, np.floating):
+                variable.assign(value + 0.1 * rng.standard_normal(value.shape).astype(value.dtype))
+        generator.save(folder / f"generator{variant}.keras")
+        z = rng.standard_normal((4, CONFIG.z_dim)).astype("float32")
+        np.savez(folder / f"expected{variant}.npz", z=z,
+                 images=to_numpy(generator(z, noise_mode="const")),
+                 images_psi=to_numpy(generator(z, truncation_psi=0.7, noise_mode="const")))
+    (folder / "variants.json").write_text(json.dumps(list(VARIANTS)))
     return folder
 
 

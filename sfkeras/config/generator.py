@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from sfkeras.config.base import Section
 
@@ -37,6 +38,11 @@ class GeneratorConfig(Section):
             ``None`` for a pure Styleformer.
         img_channels: image channels (3 for RGB).
         w_avg_beta: decay of the tracked average of w during training.
+        layer_norm: ``pre`` (Styleformer: each encoder normalises its tokens right after
+            the style modulation) or ``post`` (the paper's Appendix B variant: at the end
+            of the encoder, on the sum of attention and skip, before noise and bias).
+        demodulate_qk: demodulate the query and key (Styleformer); ``false``: the
+            Appendix B variant, Q and K from the modulated tokens as they are.
     """
 
     resolution: int = 32
@@ -55,6 +61,8 @@ class GeneratorConfig(Section):
     styleformer_max_resolution: int | None = None
     img_channels: int = 3
     w_avg_beta: float = 0.995
+    layer_norm: Literal["pre", "post"] = "pre"
+    demodulate_qk: bool = True
 
     @property
     def block_resolutions(self) -> tuple[int, ...]:

@@ -8,6 +8,9 @@ Signatures (all use constant noise, so a latent always gives the same image):
 - ``mapping``: ``z``, ``truncation_psi`` -> ``ws float32 [N, num_ws, w_dim]``;
 - ``synthesis``: ``ws`` -> ``images`` (style mixing and editing in W on the server).
 
+``assets.extra/generator.json`` holds the generator's hyper-parameters (the
+``generator`` section it was built with, ablation switches included).
+
 The SavedModel needs TensorFlow only (no sfkeras, no Keras): load it with TensorFlow's
 ``saved_model.load`` and call ``.signatures["serving_default"](z=z)["images"]``
 (README, "Serving the SavedModel"); sfkeras itself reads it through
@@ -16,6 +19,7 @@ The SavedModel needs TensorFlow only (no sfkeras, no Keras): load it with Tensor
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import keras
@@ -23,6 +27,9 @@ import numpy as np
 import tensorflow as tf
 
 from sfkeras.export.serving import NOISE_MODE, images_uint8
+
+#: The generator's hyper-parameters, in the SavedModel's ``assets.extra`` folder.
+CONFIG_FILE = "generator.json"
 
 
 def write_saved_model(generator, path: pathlib.Path, truncation_psi: float) -> None:
@@ -47,6 +54,9 @@ def write_saved_model(generator, path: pathlib.Path, truncation_psi: float) -> N
         [z_spec, psi_spec])
     archive.add_endpoint("synthesis", synthesize, [ws_spec])
     archive.write_out(str(path), verbose=False)
+    (path / "assets.extra").mkdir(exist_ok=True)
+    (path / "assets.extra" / CONFIG_FILE).write_text(
+        json.dumps(generator.config.to_dict(), indent=2) + "\n")
 
 
 def run_saved_model(path: pathlib.Path, z: np.ndarray) -> np.ndarray:

@@ -15,6 +15,9 @@ from sfkeras.ops import bias_act
 #: Epsilon of the per-token layer normalisation (``InstanceNorm1d`` in the original).
 LAYER_NORM_EPSILON = 1e-5
 
+#: Where an encoder layer normalises its tokens (:class:`ModulatedEncoderLayer`).
+LAYER_NORM_POSITIONS = ("pre", "post")
+
 
 #: Attention scores per chunk (elements) below which whole (sample, head) groups are
 #: batched: 1 Mi floats (4 MiB) stay in a CPU's cache.
@@ -115,6 +118,18 @@ class ModulatedEncoderLayer(keras.layers.Layer):
     6. ``out = attn @ Wo * demod(s2, Wo) + skip @ Wu * demod(s2, Wu)``;
     7. ``+ noise`` (per token), ``+ bias``, leaky ReLU 0.2 (no gain), clamp.
 
+    That is Styleformer (``layer_norm="pre"``, ``demodulate_qk=True``). Two switches
+    build the variants of the paper's Appendix B, which the original code does not have:
+
+    * ``layer_norm="post"``: "post-LN", layer normalisation "at the end of the encoder"
+      rather than "right after style modulation". Read here as the post-LN transformer
+      places it, on the sum of the attention branch and the skip: step 1 becomes
+      ``h = x * s1`` and step 6 ``out = layer_norm(attn @ Wo * demod(s2, Wo) + skip @ Wu *
+      demod(s2, Wu))``, before noise, bias and activation.
+    * ``demodulate_qk=False``: Q and K are ``h @ Wq`` and ``h @ Wk`` without their
+      demodulation coefficients (V keeps its own). The logits then scale with the style
+      wherever ``h`` does (post-LN), where with demodulation they do not.
+
     Shapes: ``x [N, seq, C]``, ``w [N, w_dim]`` -> ``[N, seq, out_features]``; ``seq``
     and ``C`` are taken from the input shape when the layer is built.
 
@@ -124,6 +139,8 @@ class ModulatedEncoderLayer(keras.layers.Layer):
         num_heads: attention heads (must divide ``C``).
         linformer_dim: Linformer projection size ``k``, or ``None`` for full attention.
         conv_clamp: clamp of the output, or ``None``.
+        layer_norm: ``"pre"`` (Styleformer) or ``"post"`` (see above).
+        demodulate_qk: demodulate Q and K (Styleformer) or not (see above).
         seed: seed of the generator of ``noise_mode="random"`` noise (``None``: random).
     """
 
@@ -134,14 +151,21 @@ class ModulatedEncoderLayer(keras.layers.Layer):
         *,
         linformer_dim: int | None = None,
         conv_clamp: float | None = None,
+        layer_norm: str = "pre",
+        demodulate_qk: bool = True,
         seed: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if layer_norm not in LAYER_NORM_POSITIONS:
+            raise ValueError(f"layer_norm must be one of {list(LAYER_NORM_POSITIONS)}, "
+                             f"got {layer_norm!r}")
         self.out_features = out_features
         self.num_heads = num_heads
         self.linformer_dim = linformer_dim
         self.conv_clamp = conv_clamp
+        self.layer_norm = layer_norm
+        self.demodulate_qk = demodulate_qk
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
 
@@ -196,9 +220,13 @@ class ModulatedEncoderLayer(keras.layers.Layer):
         styles = self.affine(w)
         s1, s2 = styles[:, : self.hidden], styles[:, self.hidden :]
 
-        h = layer_norm(x * s1[:, None, :])
+        h = x * s1[:, None, :]
+        if self.layer_norm == "pre":
+            h = layer_norm(h)
         qkv_kernel = ops.concatenate([self.query_kernel, self.key_kernel, self.value_kernel], 1)
         q_scale, k_scale, v_scale = ops.split(demodulation(s1, qkv_kernel), 3, axis=-1)
+        if not self.demodulate_qk:
+            q_scale, k_scale = ops.ones_like(q_scale), ops.ones_like(k_scale)
         qkv_scale = ops.concatenate([q_scale, k_scale, v_scale * s2], axis=-1)
         query, key, value = ops.split(ops.matmul(h, qkv_kernel) * qkv_scale[:, None, :], 3, -1)
         skip = value
@@ -210,6 +238,8 @@ class ModulatedEncoderLayer(keras.layers.Layer):
         out = (ops.matmul(attended, self.output_kernel)
                * demodulation(s2, self.output_kernel)[:, None]
                + ops.matmul(skip, self.skip_kernel) * demodulation(s2, self.skip_kernel)[:, None])
+        if self.layer_norm == "post":
+            out = layer_norm(out)
         out = out + self._noise(ops.shape(x)[0], noise_mode, noise_seed)
         out = bias_act(out, self.bias, activation="lrelu", gain=1.0, clamp=self.conv_clamp)
         return (out, attention) if return_attention else out
@@ -261,5 +291,7 @@ class ModulatedEncoderLayer(keras.layers.Layer):
             "num_heads": self.num_heads,
             "linformer_dim": self.linformer_dim,
             "conv_clamp": self.conv_clamp,
+            "layer_norm": self.layer_norm,
+            "demodulate_qk": self.demodulate_qk,
             "seed": self.seed,
         }

@@ -40,6 +40,7 @@ class StyleformerStage(keras.layers.Layer):
         img_channels: image channels.
         conv_clamp: clamp of every layer output, or ``None``.
         linformer_dim: Linformer projection size, or ``None`` for full attention.
+        layer_norm, demodulate_qk: the encoder variant (:class:`ModulatedEncoderLayer`).
         has_const: start from the learned constant (first stage).
         upsample: up-sample the output tokens 2x (false at the last resolution or when
             the next stage up-samples by itself).
@@ -57,6 +58,8 @@ class StyleformerStage(keras.layers.Layer):
         img_channels: int = 3,
         conv_clamp: float | None = None,
         linformer_dim: int | None = None,
+        layer_norm: str = "pre",
+        demodulate_qk: bool = True,
         has_const: bool = False,
         upsample: bool = True,
         seed: int | None = None,
@@ -71,6 +74,8 @@ class StyleformerStage(keras.layers.Layer):
         self.img_channels = img_channels
         self.conv_clamp = conv_clamp
         self.linformer_dim = linformer_dim
+        self.layer_norm = layer_norm
+        self.demodulate_qk = demodulate_qk
         self.has_const = has_const
         self.upsample = upsample
         self.seed = seed
@@ -78,8 +83,9 @@ class StyleformerStage(keras.layers.Layer):
         self.encoders = [
             ModulatedEncoderLayer(
                 out_hidden if j == num_layers - 1 else hidden, num_heads,
-                linformer_dim=linformer_dim, conv_clamp=conv_clamp,
-                seed=None if seed is None else seed + j, name=f"encoder{j}")
+                linformer_dim=linformer_dim, conv_clamp=conv_clamp, layer_norm=layer_norm,
+                demodulate_qk=demodulate_qk, seed=None if seed is None else seed + j,
+                name=f"encoder{j}")
             for j in range(num_layers)
         ]
         self.torgb = DemodulatedToRGB(img_channels, name="torgb")
@@ -167,6 +173,8 @@ class StyleformerStage(keras.layers.Layer):
             "img_channels": self.img_channels,
             "conv_clamp": self.conv_clamp,
             "linformer_dim": self.linformer_dim,
+            "layer_norm": self.layer_norm,
+            "demodulate_qk": self.demodulate_qk,
             "has_const": self.has_const,
             "upsample": self.upsample,
             "seed": self.seed,

@@ -92,6 +92,8 @@ class SynthesisNetwork(keras.layers.Layer):
             img_channels=config.img_channels,
             conv_clamp=config.conv_clamp,
             linformer_dim=config.linformer_dim if use_linformer else None,
+            layer_norm=config.layer_norm,
+            demodulate_qk=config.demodulate_qk,
             has_const=index == 0,
             upsample=not is_last and config.is_styleformer(resolutions[index + 1]),
             seed=seed,

@@ -18,6 +18,7 @@ network (``evaluate``, ``render``, ``generate``, ``project``, ``export``) and tr
 
 from __future__ import annotations
 
+import json
 import pathlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from sfkeras.backend import require_tensorflow
+from sfkeras.config import GeneratorConfig
 from sfkeras.errors import MissingFileError, WeightImportError
 
 if TYPE_CHECKING:
@@ -210,6 +212,13 @@ class ExportedGenerator:
             raise WeightImportError(f"{self.path}: signature '{name}' must take one latent "
                                     f"input [N, z_dim], got {inputs}")
         return z_names[0], inputs[z_names[0]]
+
+    @property
+    def config(self) -> GeneratorConfig | None:
+        """The generator's hyper-parameters (``assets.extra/generator.json``), or ``None``
+        for an export without them."""
+        path = self.path / "assets.extra" / "generator.json"
+        return GeneratorConfig.from_dict(json.loads(path.read_text())) if path.is_file() else None
 
     @property
     def num_ws(self) -> int:

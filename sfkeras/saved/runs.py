@@ -43,6 +43,10 @@ RUN_MANAGEMENT_FIELDS = ("kimg", "checkpoint_kimg", "keep_checkpoints", "keep_sn
                          "snapshot_kimg", "metrics_kimg", "log_kimg", "divergence_loss",
                          "divergence_steps")
 
+#: ``generator`` fields of the paper's ablation variants, at Styleformer's values; a run
+#: key includes them only where they differ.
+VARIANT_DEFAULTS = {"layer_norm": "pre", "demodulate_qk": True}
+
 #: What reading a damaged checkpoint raises: TensorFlow's DataLossError and OpError
 #: (checksums, short index files), IndexError ("Read less bytes than requested") from
 #: truncated data, UnicodeDecodeError / ValueError, and assertion errors of objects
@@ -55,7 +59,8 @@ def trajectory_config(config: Config) -> dict[str, Any]:
 
     The ``data``, ``generator``, ``discriminator`` and ``augment`` sections and the
     ``train`` section without :data:`RUN_MANAGEMENT_FIELDS`, ``train.init_from`` by the
-    content hash of its source (a changed source starts a new run).
+    content hash of its source (a changed source starts a new run); ``generator`` without
+    the :data:`VARIANT_DEFAULTS` it holds.
     """
     train = {key: value for key, value in config.train.to_dict().items()
              if key not in RUN_MANAGEMENT_FIELDS}
@@ -63,7 +68,11 @@ def trajectory_config(config: Config) -> dict[str, Any]:
         del train["init_from"]  # keeps the run keys of runs without it
     else:
         train["init_from"] = source_digest(config.train.init_from)
-    sections = {"data": config.data.to_dict(), "generator": config.generator.to_dict(),
+    generator = config.generator.to_dict()
+    for key, styleformer in VARIANT_DEFAULTS.items():
+        if generator[key] == styleformer:
+            del generator[key]  # keeps the run keys of Styleformer's own runs
+    sections = {"data": config.data.to_dict(), "generator": generator,
                 "discriminator": config.discriminator.to_dict(),
                 "augment": config.augment.to_dict(), "train": train}
     return json.loads(json.dumps(sections))
