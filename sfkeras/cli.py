@@ -261,9 +261,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
             generator, data, settings.metrics, z_dim=generator.z_dim,
             num_images=settings.num_images, batch_size=settings.batch_size, seed=settings.seed,
             split=settings.split, inception_weights=inception_weights(settings.inception_weights))
+        results = {**results, **_attention_metrics(network, config)}
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     for name, value in results.items():
         print(f"evaluate: {name} = {value:.4f}")
+
+
+def _attention_metrics(network: pathlib.Path, config: Config) -> dict[str, float]:
+    """The attention statistics of ``evaluate.attention_latents`` for ``network``, when it
+    is a Keras generator (a SavedModel holds no attention to read)."""
+    from sfkeras.metrics.attention import attention_metrics
+    from sfkeras.saved.loader import load_generator, source_kind
+
+    settings = config.evaluate
+    if settings.attention_latents == 0:
+        return {}
+    if source_kind(network) == "saved_model":
+        print(f"evaluate: {network} is a SavedModel, which exposes no attention: no "
+              "attention statistics (evaluate its .keras file for them)")
+        return {}
+    return attention_metrics(load_generator(network, config), settings.attention_latents,
+                             settings.seed)
 
 
 def _writable_folder(folder: pathlib.Path) -> pathlib.Path:

@@ -111,3 +111,32 @@ def test_switches_round_trip_through_keras_files(fields, tmp_path):
     default = Generator(config.replace(layer_norm="pre", demodulate_qk=True), seed=0)
     assert np.abs(to_numpy(default(z, noise_mode="const"))
                   - to_numpy(generator(z, noise_mode="const"))).max() > 1e-3
+
+
+def test_attention_statistics_read_uniform_and_one_hot_attention():
+    from sfkeras.models.attention_statistics import _row_statistics
+
+    uniform = np.full((2, 3, 5, 8), 1 / 8)
+    one_hot = np.zeros((2, 3, 5, 8))
+    one_hot[..., 3] = 1.0
+    np.testing.assert_allclose(_row_statistics(uniform), [2 * 1.0, 2 * 1 / 8])
+    np.testing.assert_allclose(_row_statistics(one_hot), [0.0, 2 * 1.0], atol=1e-12)
+
+
+def test_attention_metrics_name_every_encoder_layer_and_sharpen_without_demodulation():
+    from sfkeras.metrics.attention import attention_metrics
+
+    config = GeneratorConfig(resolution=16, num_layers=(1, 2), hidden=(16, 8), depth=8,
+                             z_dim=8, w_dim=8, layer_norm="post")
+    generator = Generator(config, seed=0)
+    metrics = attention_metrics(generator, num_latents=8)
+    assert list(metrics) == [f"attention.{block}.{name}" for block in ("b8_0", "b16_0", "b16_1")
+                             for name in ("entropy", "max")]
+    assert all(0.0 <= value <= 1.0 for value in metrics.values())
+    assert attention_metrics(generator, num_latents=0) == {}
+    # Post-LN without Q/K demodulation: larger styles give larger logits, sharper rows.
+    sharp = Generator(config.replace(demodulate_qk=False), seed=0)
+    for layer in sharp.synthesis.stages[0].encoders:
+        layer.affine.bias.assign(4.0 * np.ones(layer.affine.bias.shape, np.float32))
+    sharp_metrics = attention_metrics(sharp, num_latents=8)
+    assert sharp_metrics["attention.b8_0.entropy"] < metrics["attention.b8_0.entropy"]

@@ -38,13 +38,17 @@ def test_stage_commands_end_to_end(tmp_path):
 
     assert main(["train", *common, "--data", str(prepared / "tiny"), "--out", str(run)]) == 0
     assert (run / "G_ema.keras").is_file()
+    # No metrics during this run (metrics_kimg 0): no snapshots, G_best is the final network.
+    assert not list(run.glob("snapshots/*"))
+    assert (run / "G_best.keras").read_bytes() == (run / "G_ema.keras").read_bytes()
     results = {}
     for network in (run / "G_ema.keras", run):  # the .keras file, then the newest checkpoint
         out = tmp_path / f"eval-{network.name}"
         assert main(["evaluate", *common, "--network", str(network), "--data",
                      str(prepared / "tiny"), "--out", str(out)]) == 0
         results[network.name] = json.loads((out / "metrics.json").read_text())
-    assert set(results["train"]) == {"fid1k", "kid1k"}
+    assert set(results["train"]) == {"fid1k", "kid1k"} | {
+        f"attention.{layer}.{name}" for layer in ("b8_0", "b16_0") for name in ("entropy", "max")}
     assert results["train"]["fid1k"] > 0
     # The run's last checkpoint holds the G_ema that was saved as G_ema.keras.
     assert results["train"]["fid1k"] == pytest.approx(results["G_ema.keras"]["fid1k"], rel=0.05)
@@ -56,6 +60,8 @@ def test_stage_commands_end_to_end(tmp_path):
         "interpolation.mp4", "attention.png"}
     assert main(["export", *common, "--network", str(run / "G_ema.keras"),
                  "--out", str(tmp_path / "export")]) == 0
+    assert {p.name for p in (tmp_path / "export").iterdir()} == {
+        "saved_model", "G_ema.keras", "G_ema.tflite", "G_ema.onnx"}
     assert (tmp_path / "export" / "saved_model" / "saved_model.pb").is_file()
 
 

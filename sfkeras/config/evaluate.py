@@ -25,6 +25,10 @@ class EvaluateConfig(Section):
         num_images: overrides every metric's generated count (and the real count of
             those without ``_full``) for quick checks; ``null``: the protocol's counts.
         split: split of the prepared data set that provides the real images.
+        attention_latents: latents of the attention statistics reported beside the
+            metrics (``attention.<layer>.entropy`` and ``.max`` per encoder layer, e.g.
+            ``attention.b16_0.entropy``; see ``sfkeras/models/attention_statistics.py``);
+            0: none.
     """
 
     metrics: tuple[str, ...] = ("fid2k", "kid2k")
@@ -34,6 +38,7 @@ class EvaluateConfig(Section):
     seed: int = 0
     num_images: int | None = None
     split: str = "train"
+    attention_latents: int = 256
 
     def validate(self) -> None:
         if self.batch_size < 1:
@@ -45,5 +50,7 @@ class EvaluateConfig(Section):
                 parse_metric(name)
             except ValueError as error:
                 self.fail("metrics", str(error))
+        if self.attention_latents < 0:
+            self.fail("attention_latents", "must be >= 0 (0: no attention statistics)")
         if self.num_images is not None and self.num_images < 4:
             self.fail("num_images", "must be >= 4 (precision/recall needs k + 1 neighbours)")

@@ -33,7 +33,7 @@ def evaluation_protocol(settings: EvaluateConfig,
 
     Args:
         settings: the ``evaluate`` configuration section (metrics, counts, seed, split,
-            truncation).
+            truncation, attention statistics).
         dataset_path: the prepared data set of the real images (identified by its
             content hash).
     """
@@ -46,6 +46,7 @@ def evaluation_protocol(settings: EvaluateConfig,
         "real_images": open_real_images(dataset_path, settings.split).key,
         "detector": INCEPTION_ID,
         "noise": "random",
+        "attention_latents": settings.attention_latents,
     }
 
 

@@ -15,11 +15,12 @@ from keras import ops
 from PIL import Image, ImageDraw
 
 from sfkeras.images import DISPLAY_WIDTH, enlarge, image_grid, to_uint8, z_from_seeds
+from sfkeras.models.attention_statistics import ATTENTION_LATENTS, attention_statistics
 
 NOISE_MODE = "const"
 
 #: Pixels above the enlarged attention panels for the title and column headers.
-TITLE_HEIGHT = 32
+TITLE_HEIGHT = 46
 
 
 def mapped_ws(generator, seeds: Sequence[int], truncation_psi: float = 1.0) -> np.ndarray:
@@ -109,10 +110,12 @@ def attention_overlay(generator, seed: int, layer_index: int,
 
 def labelled_attention(generator, seed: int, layer_index: int,
                        pixels: Sequence[Sequence[int]],
-                       min_width: int = DISPLAY_WIDTH) -> np.ndarray:
+                       min_width: int = DISPLAY_WIDTH,
+                       num_latents: int = ATTENTION_LATENTS) -> np.ndarray:
     """:func:`attention_overlay` for people: enlarged (nearest neighbour) to at least
-    ``min_width`` pixels, under a title naming the layer, a header naming each column
-    (the query image, ``head 0``, ...) and each row's query pixel.
+    ``min_width`` pixels, under a title naming the layer and its attention statistics
+    over ``num_latents`` latents (:mod:`sfkeras.models.attention_statistics`), a header
+    naming each column (the query image, ``head 0``, ...) and each row's query pixel.
 
     Returns:
         ``[TITLE_HEIGHT + k * len(pixels) * H, k * (heads + 1) * W, 3]`` uint8 for the
@@ -128,6 +131,9 @@ def labelled_attention(generator, seed: int, layer_index: int,
     draw = ImageDraw.Draw(canvas)
     draw.text((4, 2), f"encoder layer {layer_index}: {resolution}x{resolution} tokens, "
               f"{heads} heads; where each query pixel (red) attends", fill="black")
+    statistics = list(attention_statistics(generator, num_latents).values())[layer_index]
+    draw.text((4, 16), f"over {num_latents} latents: entropy {statistics['entropy']:.3f} "
+              f"(1 = uniform), largest weight {statistics['max']:.3f} per row", fill="black")
     for column, title in enumerate(["query"] + [f"head {h}" for h in range(heads)]):
         draw.text((column * cell_w + 4, TITLE_HEIGHT - 14), title, fill="black")
     for row, (query_row, query_col) in enumerate(pixels):

@@ -15,6 +15,7 @@ import pathlib
 
 import keras
 
+from sfkeras.metrics.attention import attention_metrics
 from sfkeras.metrics.evaluate import evaluate_generator
 from sfkeras.metrics.reuse import record_path, training_protocol, write_record
 from sfkeras.training.logging import TrainingLogger
@@ -60,7 +61,8 @@ def evaluate_and_log(trainer: Trainer, logger: TrainingLogger,
 
 
 def evaluate_ema(trainer: Trainer, metrics: TrainingMetrics) -> dict[str, float]:
-    """``evaluate.metrics`` of G_ema against the real images of ``metrics``."""
+    """``evaluate.metrics`` of G_ema against the real images of ``metrics``, and its
+    attention statistics (``evaluate.attention_latents``)."""
     generator = trainer.generator_ema
 
     def generate(z):  # random noise and no truncation, as the original's metrics
@@ -76,7 +78,8 @@ def evaluate_ema(trainer: Trainer, metrics: TrainingMetrics) -> dict[str, float]
                                  inception_weights=metrics.inception_weights
                                  or evaluate.inception_weights,
                                  inception_threads=trainer.config.train.cpu_replicas)
-    return {name: float(value) for name, value in results.items()}
+    return {**{name: float(value) for name, value in results.items()},
+            **attention_metrics(generator, evaluate.attention_latents, evaluate.seed)}
 
 
 def record_final_metrics(trainer: Trainer, network: pathlib.Path,
