@@ -28,6 +28,20 @@ def test_save_and_restore_every_group(tmp_path):
     assert not list(tmp_path.glob("*_temp*"))  # shards were merged and the temp removed
 
 
+def test_optional_groups_restore_without_warnings_and_may_be_absent(tmp_path, caplog):
+    state, window = tf.Variable(1.0), tf.Variable([2.0, 3.0])
+    TrainingCheckpoint(tmp_path, {"state": [state]}, MODEL, keep=2,
+                       optional_groups={"window": [window]}).save(1)
+    state.assign(0.0)
+    window.assign([0.0, 0.0])
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        TrainingCheckpoint(tmp_path, {"state": [state]}, MODEL, keep=2,
+                           optional_groups={"window": [window]}).restore_latest()
+        TrainingCheckpoint(tmp_path, {"state": [state]}, MODEL, keep=2).restore_latest()
+    assert not [r for r in caplog.records if "unrestored" in r.getMessage()]
+    assert float(state.numpy()) == 1.0 and window.numpy().tolist() == [2.0, 3.0]
+
+
 def test_keeps_the_newest_checkpoints_and_ignores_unindexed_files(tmp_path):
     value = tf.Variable(0.0)
     checkpoint = TrainingCheckpoint(tmp_path, {"state": [value]}, MODEL, keep=2)

@@ -119,7 +119,10 @@ class TrainingCheckpoint:
         if not prefixes:
             return None
         self.check_run_config()
-        restored = restore_newest_readable(self._required, prefixes, self.directory)
+        # The file also holds the optional groups, restored next: partial, so that
+        # TensorFlow does not warn of their values as unrestored.
+        restored = restore_newest_readable(self._required, prefixes, self.directory,
+                                           partial=True)
         self._optional.restore(restored).expect_partial()
         if restored != prefixes[-1] and self.is_chief:
             write_state(self.directory, prefixes[:prefixes.index(restored) + 1])
