@@ -1,6 +1,7 @@
-"""The README's experiment commands work as written on the committed params.yaml.
+"""The experiment commands of the README and docs/EXPERIMENTS.md work as written on the
+committed params.yaml.
 
-Each ``dvc exp run -S key=value`` of the README sets a key that params.yaml holds
+Each ``dvc exp run -S key=value`` of those pages sets a key that params.yaml holds
 (DVC refuses other keys without ``+``) to a value the configuration accepts; each
 ``sfkeras init`` command writes a valid file. The real ``dvc exp run`` is too long for
 a unit test; this checks what it depends on, in the same order.
@@ -19,9 +20,13 @@ from sfkeras.cli import main
 from sfkeras.config import load_config
 
 
+#: The pages whose bash blocks hold experiment commands.
+PAGES = ("README.md", "docs/EXPERIMENTS.md")
+
+
 def _commands(prefix: str) -> list[list[str]]:
-    """Every command line of the README's bash blocks that starts with ``prefix``."""
-    text = (REPO_ROOT / "README.md").read_text()
+    """Every command line of :data:`PAGES`' bash blocks that starts with ``prefix``."""
+    text = "\n".join((REPO_ROOT / page).read_text() for page in PAGES)
     blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
     lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
     return [shlex.split(part) for line in lines for part in line.split(" && ")
