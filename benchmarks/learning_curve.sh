@@ -2,7 +2,8 @@
 # Learning curve of the default recipe (shapes16): the original Styleformer (PyTorch) and
 # sfkeras on the SAME machine, the same prepared data and the same metric code (sfkeras's
 # fid1k), several seeds each; prints fid1k at 20 and 40 kimg per seed, the means and ranges.
-# The table of docs/FIDELITY.md comes from this script.
+# The table of docs/FIDELITY.md comes from this script; benchmarks/compare_losses.py sets the
+# runs' losses side by side.
 #
 # Usage: bash benchmarks/learning_curve.sh OUT_DIR [SEED ...]      (default seeds: 0 1 2)
 # Run it in a checkout where `dvc repro` (or at least `dvc repro prepare inception`) has
@@ -49,8 +50,9 @@ print(json.dumps({**g, "d_architecture": "orig", "d_channel_base": 2048, "d_chan
                   "r1_gamma": 0.005, "ema_kimg": 1.0, "ema_rampup": 0.05, "kimg": 40,
                   "save_kimg": [20, 40], "threads": 2, "seed": int(sys.argv[2])}))
 EOF
-    "$TORCH_PY" "$BENCH/train_original.py" "$ORIGINAL_SRC" "$OUT/reals.npy" "$run" \
-      "$OUT/recipe-seed$seed.json" > "$run.log" 2>&1
+    # train_original.py, with the original's loss statistics kept (stats.json)
+    BENCH_ORIGINAL=$BENCH "$TORCH_PY" "$PROJECT/benchmarks/original_losses.py" "$ORIGINAL_SRC" \
+      "$OUT/reals.npy" "$run" "$OUT/recipe-seed$seed.json" > "$run.log" 2>&1
   fi
   for kimg in 20 40; do
     "$SFKERAS" import-weights --config "$OUT/generator.json" --state "$run/G_ema_${kimg}kimg.npz" \
