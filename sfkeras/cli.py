@@ -81,6 +81,8 @@ def _cmd_info(args: argparse.Namespace) -> None:
     if args.network:
         from sfkeras.saved.loader import load_generator
 
+        if args.presets:
+            raise ConfigError("info", "pass preset names or --network, not both")
         config = load_generator(args.network, saved_model=True).config
         if config is None:
             raise WeightImportError(f"{args.network}: this SavedModel was exported without "

@@ -147,3 +147,26 @@ def test_readme_deployment_snippets_run_as_written(exported, tmp_path, monkeypat
         exec(snippet, namespace)
         images = np.asarray(namespace["images"])
         assert images.dtype == np.uint8 and images.shape == (4, 16, 16, 3)
+
+
+def test_a_failed_export_leaves_the_previous_one_as_it_was(exported, tmp_path, monkeypatch):
+    import dataclasses
+
+    from sfkeras import export
+
+    _, saved_model = exported
+    network, out = saved_model.parent / "G_ema.keras", tmp_path / "out"
+    export_generator(network, out, formats=["saved_model"])
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    off_by_two = dataclasses.replace(
+        FORMATS["litert"], run=lambda path, z: run_litert(path, z) // 2 * 2 + 2)
+    monkeypatch.setitem(export.FORMATS, "litert", off_by_two)
+    with pytest.raises(ExportError, match=r"litert export .*G_ema\.tflite differs"):
+        export_generator(network, out, formats=["saved_model", "litert"])
+    broken = dataclasses.replace(FORMATS["onnx"], write=lambda *args: 1 / 0)
+    monkeypatch.setitem(export.FORMATS, "onnx", broken)
+    with pytest.raises(ExportError, match=r"the onnx export of G_ema\.onnx failed: "
+                                          r"ZeroDivisionError"):
+        export_generator(network, out, formats=["onnx"])
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folder left

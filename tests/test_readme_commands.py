@@ -19,7 +19,6 @@ from conftest import REPO_ROOT
 from sfkeras.cli import main
 from sfkeras.config import load_config
 
-
 #: The pages whose bash blocks hold experiment commands.
 PAGES = ("README.md", "docs/EXPERIMENTS.md")
 

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 from training_setup import synthetic_dataset_fn, tiny_config
 
+from sfkeras.config import preset_config
 from sfkeras.saved.loader import load_generator
 from sfkeras.saved.runs import run_checkpoint_dir, run_key
 from sfkeras.training import evaluation
@@ -89,6 +90,20 @@ def test_run_key_ignores_length_and_run_management_only():
                   config.replace(data=config.data.replace(name="other")),
                   config.replace(augment=config.augment.replace(mode="fixed"))):
         assert run_key(other) != run_key(config)
+
+
+@pytest.mark.parametrize("preset, key", [("shapes16", "408555532e53"),
+                                         ("cifar10", "029632fa2543"),
+                                         ("one_layer", "7e9e07dcd97b")])
+def test_run_keys_of_existing_runs_stay_as_they_were(preset, key):
+    """New configuration keys at their defaults (the paper's ablation switches, snapshot
+    keeping) leave the run keys of earlier versions, so their runs still resume."""
+    config = preset_config(preset)
+    assert run_key(config) == key
+    variant = config.replace(generator=config.generator.replace(layer_norm="post"))
+    assert run_key(variant) != key
+    managed = config.replace(train=config.train.replace(keep_snapshots=2))
+    assert run_key(managed) == key
 
 
 def test_longer_run_resumes_the_same_run(runs, capsys):

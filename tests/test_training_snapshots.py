@@ -99,3 +99,24 @@ def test_without_a_ranking_metric_g_best_is_the_fallback(tmp_path, generator):
     assert store.update_best(fallback=final) == final
     assert store.best_path.read_bytes() == final.read_bytes()
     assert store.update_best() is None and not store.best_path.exists()
+
+
+def test_ranks_finite_values_of_the_newest_protocol_only(tmp_path, generator):
+    store = SnapshotStore(tmp_path, keep=None, ranking="fid1k")
+    store.add(generator, 0, {"metrics": ["fid1k"], "num_images": 100}, {"fid1k": 10.0})
+    store.add(generator, 4000, PROTOCOL, {"fid1k": float("nan")})
+    store.add(generator, 8000, PROTOCOL, {"fid1k": 40.0})
+    # The 10.0 of another protocol (fewer images) is not comparable, NaN ranks nowhere.
+    assert _best(store) == snapshot_name(8000)
+
+
+def test_a_copy_of_g_best_killed_half_way_is_redone(tmp_path, generator):
+    store = SnapshotStore(tmp_path, keep=None, ranking="fid1k")
+    store.add(generator, 0, PROTOCOL, {"fid1k": 50.0})
+    store.add(generator, 4000, PROTOCOL, {"fid1k": 20.0})
+    # Killed after G_best.keras was replaced, before its record came back.
+    store.best_path.with_name("G_best.metrics.json").unlink()
+    store.best_path.write_bytes(b"half of another snapshot")
+    store.prune_after(4000)
+    assert _best(store) == snapshot_name(4000)
+    assert store.best_path.read_bytes() == store.best().read_bytes()

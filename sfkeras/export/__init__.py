@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 import pathlib
 import shutil
 from collections.abc import Callable, Sequence
@@ -81,35 +82,60 @@ def export_generator(network: pathlib.Path, out_dir: pathlib.Path, *,
         formats: names of :data:`FORMATS`.
 
     Returns:
-        Each format's artifact.
+        Each format's artifact, named after the network file (``G_ema.tflite`` for
+        ``G_ema.keras``; the SavedModel is ``saved_model/``).
 
     Raises:
         BackendError: Keras runs on another backend than TensorFlow.
-        ExportError: a format's packages are missing (before anything is written), or
-            an artifact's images differ from the Keras generator's.
+        ExportError: a format's packages are missing, its converter or runtime fails,
+            or an artifact's images differ from the Keras generator's; ``out_dir`` is
+            then left as it was.
     """
     require_tensorflow("export")
     chosen = [FORMATS[name] for name in formats]
     _check_packages(chosen)
     generator = load_generator(network)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    shutil.copy2(network, out_dir / network.name)
     z = z_from_seeds(CHECK_SEEDS, generator.z_dim)
     expected = np.asarray(images_uint8(
         generator(z, truncation_psi=truncation_psi, noise_mode=NOISE_MODE)))
+    # Written next to out_dir and moved into place once every artifact passed its check:
+    # a failed export leaves the previous one as it was.
+    staging = out_dir.with_name(f".{out_dir.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        shutil.copy2(network, staging / network.name)
+        differences = {f.name: _write_and_check(f, generator, staging / f.artifact.format(
+            stem=network.stem), z, expected, truncation_psi) for f in chosen}
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(staging, out_dir)
     artifacts = {}
     for export_format in chosen:
-        path = out_dir / export_format.artifact.format(stem=network.stem)
-        export_format.write(generator, path, truncation_psi)
-        difference = check_artifact(export_format.name, path, export_format.run(path, z),
-                                    expected)
+        path = artifacts[export_format.name] = out_dir / export_format.artifact.format(
+            stem=network.stem)
+        difference = differences[export_format.name]
         print(f"export: {export_format.name} -> {path} (checked: at most {difference} uint8 "
               f"level{'s' * (difference != 1)} from the Keras generator on "
               f"{len(CHECK_SEEDS)} latents)", flush=True)
-        artifacts[export_format.name] = path
     return artifacts
+
+
+def _write_and_check(export_format: Format, generator, path: pathlib.Path, z: np.ndarray,
+                     expected: np.ndarray, truncation_psi: float) -> int:
+    """Write one artifact, run it on ``z`` and return its difference from ``expected``;
+    a converter's or runtime's failure becomes an :class:`ExportError` naming the format."""
+    try:
+        export_format.write(generator, path, truncation_psi)
+        images = np.asarray(export_format.run(path, z))
+    except Exception as error:
+        reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+        raise ExportError(f"the {export_format.name} export of {path.name} failed: "
+                          f"{type(error).__name__}: {reason}") from error
+    return check_artifact(export_format.name, path, images, expected)
 
 
 def _check_packages(formats: Sequence[Format]) -> None:

@@ -56,13 +56,15 @@ def training_protocol(settings: EvaluateConfig, dataset_path: str | os.PathLike)
 
 
 def write_record(path: pathlib.Path, network: pathlib.Path, protocol: dict[str, Any] | None,
-                 results: dict[str, float] | None) -> None:
+                 results: dict[str, float] | None, **extra: Any) -> None:
     """Record ``results`` of ``network`` (a file) under ``protocol`` at ``path``.
 
     ``None`` for both records that ``network`` has no results yet (the file always
-    exists, so that a pipeline can declare it).
+    exists, so that a pipeline can declare it). ``extra`` keys are recorded too (e.g.
+    which snapshot a copy is of).
     """
-    record = {"network_sha256": _sha256(network), "protocol": protocol, "results": results}
+    record = {"network_sha256": _sha256(network), "protocol": protocol, "results": results,
+              **extra}
     path.write_text(json.dumps(record, indent=2) + "\n")
 
 

@@ -57,5 +57,5 @@ def _row_statistics(attention: np.ndarray) -> np.ndarray:
     of attention ``[N, heads, queries, keys]``."""
     p = attention.astype(np.float64)
     entropy = -np.sum(p * np.log(np.maximum(p, np.finfo(np.float64).tiny)), axis=-1)
-    normalised = entropy / np.log(p.shape[-1])
+    normalised = entropy / np.log(p.shape[-1]) if p.shape[-1] > 1 else entropy  # 1 key: 0
     return np.array([normalised.mean(axis=(1, 2)).sum(), p.max(axis=-1).mean(axis=(1, 2)).sum()])

@@ -12,7 +12,9 @@ At every evaluation of ``evaluate.metrics`` during training (kimg 0 of a new run
   reuses them;
 * ``G_best.keras`` and ``G_best.metrics.json``: a copy of the snapshot with the lowest
   value of the *ranking metric*, the first FID or KID metric of ``evaluate.metrics``
-  (lower is better for both; precision and recall rank nothing).
+  (lower is better for both; precision and recall rank nothing), among the snapshots
+  evaluated with the newest one's protocol (a resumed run whose ``evaluate`` settings
+  changed does not rank FIDs of other sample sizes together).
 
 ``train.keep_snapshots`` (``None``: all, as the original) keeps the newest N and the best.
 Every file is written under a temporary name and renamed, so a killed run leaves whole
@@ -24,6 +26,7 @@ counts (a resumed run is bit-exact), so no snapshot is lost or written twice.
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -89,10 +92,8 @@ class SnapshotStore:
         path = self.folder / snapshot_name(nimg)
         network, record = _temporary(path), _temporary(record_path(path))
         generator.save(network)
-        write_record(record, network, protocol, results)
         # The record names its snapshot, so that G_best's copy says which one it is.
-        record.write_text(json.dumps({**_read_record(record), "snapshot": path.name},
-                                     indent=2) + "\n")
+        write_record(record, network, protocol, results, snapshot=path.name)
         os.replace(network, path)
         os.replace(record, record_path(path))
         self._drop_surplus()
@@ -105,15 +106,19 @@ class SnapshotStore:
         for path in self.snapshots():
             if nimg is None or snapshot_nimg(path) > nimg:
                 _delete_snapshot(path)
-        for temporary in self.folder.glob(".*.tmp.*"):
-            temporary.unlink()
+        for folder in (self.folder, self.best_path.parent):
+            for temporary in folder.glob(".*.tmp.*"):
+                temporary.unlink()
         self.update_best()
 
     def best(self) -> pathlib.Path | None:
-        """The kept snapshot with the lowest ranking metric (the newest of equals);
-        ``None``: no snapshot has a value of it."""
-        ranked = [(value, -snapshot_nimg(path), path) for path in self.snapshots()
-                  if (value := self._ranking_value(path)) is not None]
+        """The kept snapshot with the lowest finite ranking metric (the newest of equals)
+        among those of the newest snapshot's protocol; ``None``: none has a value."""
+        records = {path: _read_record(record_path(path)) for path in self.snapshots()}
+        protocol = next((r["protocol"] for r in reversed(records.values()) if r), None)
+        ranked = [(value, -snapshot_nimg(path), path) for path, record in records.items()
+                  if record.get("protocol") == protocol
+                  and (value := self._ranking_value(record)) is not None]
         return min(ranked)[2] if ranked else None
 
     def update_best(self, fallback: pathlib.Path | None = None) -> pathlib.Path | None:
@@ -127,14 +132,15 @@ class SnapshotStore:
                 path.unlink(missing_ok=True)
         elif best is None or not self.best_path.is_file() \
                 or _read_record(record_path(self.best_path)).get("snapshot") != best.name:
+            # The record goes first and comes back last: a copy killed half-way leaves
+            # no record that names a snapshot whose weights are not there.
+            record_path(self.best_path).unlink(missing_ok=True)
             for origin, target in ((source, self.best_path),
                                    (record_path(source), record_path(self.best_path))):
-                if not origin.is_file():  # a fallback without a record
-                    target.unlink(missing_ok=True)
-                    continue
-                temporary = _temporary(target)
-                shutil.copyfile(origin, temporary)
-                os.replace(temporary, target)
+                if origin.is_file():  # (a fallback may have no record)
+                    temporary = _temporary(target)
+                    shutil.copyfile(origin, temporary)
+                    os.replace(temporary, target)
         return source
 
     def _drop_surplus(self) -> None:
@@ -145,9 +151,9 @@ class SnapshotStore:
             if path != best:
                 _delete_snapshot(path)
 
-    def _ranking_value(self, path: pathlib.Path) -> float | None:
-        results = _read_record(record_path(path)).get("results") or {}
-        return None if self.ranking is None else results.get(self.ranking)
+    def _ranking_value(self, record: dict[str, Any]) -> float | None:
+        value = (record.get("results") or {}).get(self.ranking)
+        return value if value is not None and math.isfinite(value) else None
 
 
 def _temporary(path: pathlib.Path) -> pathlib.Path:
