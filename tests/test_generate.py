@@ -86,7 +86,8 @@ def test_mp4_video_and_gif_fallback(tmp_path):
 def test_generate_from_an_exported_saved_model(network, tmp_path):
     from sfkeras.export import export_generator
 
-    saved_model = export_generator(network, tmp_path / "export")
+    saved_model = export_generator(network, tmp_path / "export",
+                                   formats=["saved_model"])["saved_model"]
     for source, out in ((saved_model, "sm"), (network, "keras")):
         assert main(["generate", "--network", str(source), "--seeds", "5", "--trunc", "0.5",
                      "--out", str(tmp_path / out)]) == 0

@@ -26,7 +26,9 @@ def test_tiny_hybrid_trains_and_exports(tmp_path):
     assert any("b16" in w.path for w in weights)
     assert all(np.isfinite(np.asarray(w)).all() for w in weights)
 
-    saved_model = export_generator(tmp_path / "run" / "G_ema.keras", tmp_path / "export")
+    artifacts = export_generator(tmp_path / "run" / "G_ema.keras", tmp_path / "export")
+    assert set(artifacts) == {"saved_model", "litert", "onnx"}  # each checked on the way out
+    saved_model = artifacts["saved_model"]
     z = z_from_seeds([0, 1], HYBRID.z_dim)
     served = tf.saved_model.load(str(saved_model)).signatures["serving_default"](
         z=tf.constant(z))["images"].numpy()

@@ -157,6 +157,7 @@ def test_metrics_at_start_of_fresh_run_not_on_resume(tmp_path, monkeypatch):
         return {"fake": 1.0}
 
     monkeypatch.setattr(evaluation, "evaluate_ema", fake_evaluate)
+    monkeypatch.setattr(evaluation, "training_protocol", lambda *args: {"metrics": ["fake"]})
     config = tiny_config(metrics_kimg=0.008)
     run_training(config, synthetic_dataset_fn(BATCH), tmp_path, max_steps=2,
                  metrics_dataset_path="unused")
