@@ -39,7 +39,7 @@ def test_stage_commands_end_to_end(tmp_path):
     assert main(["train", *common, "--data", str(prepared / "tiny"), "--out", str(run)]) == 0
     assert (run / "G_ema.keras").is_file()
     # No metrics during this run (metrics_kimg 0): no snapshots, G_best is the final network.
-    assert not list(run.glob("snapshots/*"))
+    assert (run / "snapshots").is_dir() and not list(run.glob("snapshots/*"))  # a DVC out
     assert (run / "G_best.keras").read_bytes() == (run / "G_ema.keras").read_bytes()
     results = {}
     for network in (run / "G_ema.keras", run):  # the .keras file, then the newest checkpoint

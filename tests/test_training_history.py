@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import warnings
 
 import numpy as np
 import pytest
@@ -161,3 +162,17 @@ def test_logs_after_kills_at_random_steps_equal_an_uninterrupted_run(tmp_path, m
     for ours, theirs in zip(resumed.generator_ema.weights, uninterrupted.generator_ema.weights,
                             strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_progress_bar_ends_where_training_does(tmp_path):
+    """A length that is no multiple of the batch ends one step past ``train.kimg``: the
+    bar's total is that step, not more than 100% (tqdm would warn)."""
+    from tqdm import TqdmWarning
+
+    config = tiny_config(log_kimg=0.004, snapshot_kimg=0.004, checkpoint_kimg=0.004,
+                         metrics_kimg=0.0, r1_gamma=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TqdmWarning)
+        trainer = _run(config, tmp_path, kimg=0.006)  # 2 steps of 4 images
+    assert int(trainer.cur_nimg.numpy()) == 8
+    assert (tmp_path / "snapshots").is_dir() and (tmp_path / "G_best.keras").is_file()

@@ -13,6 +13,7 @@ cut back to that checkpoint.
 from __future__ import annotations
 
 import contextlib
+import math
 import pathlib
 from collections.abc import Callable
 
@@ -175,7 +176,9 @@ def _open_history(trainer: Trainer, out_dir: pathlib.Path, resumed: str | None,
     to the restored checkpoint, and whatever an interrupted call wrote after it is
     dropped."""
     start_kimg = int(trainer.cur_nimg.numpy()) / 1000
-    logger = TrainingLogger(out_dir / "log", total_kimg=trainer.config.train.kimg,
+    # Training stops at the first step that reaches train.kimg: the bar's end.
+    steps = math.ceil(trainer.config.train.kimg * 1000 / trainer.global_batch)
+    logger = TrainingLogger(out_dir / "log", total_kimg=steps * trainer.global_batch / 1000,
                             run=run_key(trainer.config),
                             resume_kimg=start_kimg if resumed else None)
     kept_until = int(trainer.cur_nimg.numpy()) if logger.continued else None

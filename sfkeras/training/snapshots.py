@@ -102,7 +102,9 @@ class SnapshotStore:
 
     def prune_after(self, nimg: int | None) -> None:
         """Delete the snapshots after ``nimg`` images (``None``: all, for a run whose
-        history starts afresh) and any temporary file, then update the best."""
+        history starts afresh) and any temporary file, then update the best. Creates the
+        folder: it exists (maybe empty) for every run, as a pipeline output must."""
+        self.folder.mkdir(parents=True, exist_ok=True)
         for path in self.snapshots():
             if nimg is None or snapshot_nimg(path) > nimg:
                 _delete_snapshot(path)
