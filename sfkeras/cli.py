@@ -27,6 +27,7 @@ from sfkeras.config import (
     PRESETS,
     Config,
     ConfigError,
+    EvaluateConfig,
     load_config,
     preset_config,
     preset_params_yaml,
@@ -243,8 +244,9 @@ def _warn_if_slow_on_cpu(settings) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from sfkeras.metrics import evaluate_generator
-    from sfkeras.metrics.generator_fn import load_generator_fn
+    from sfkeras.metrics.generator_fn import generator_fn
     from sfkeras.metrics.reuse import evaluation_protocol, record_path, recorded_results
+    from sfkeras.saved.loader import load_generator
 
     config = load_config(args.params)
     out = _writable_folder(pathlib.Path(args.out))  # before minutes of computing
@@ -258,32 +260,32 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
               f"reusing {record_path(network)}")
     else:
         _warn_if_slow_on_cpu(settings)
-        generator = load_generator_fn(network, settings.truncation_psi, config)
+        loaded = load_generator(network, config, saved_model=True)
+        generator = generator_fn(loaded, settings.truncation_psi)
         results = evaluate_generator(
             generator, data, settings.metrics, z_dim=generator.z_dim,
             num_images=settings.num_images, batch_size=settings.batch_size, seed=settings.seed,
             split=settings.split, inception_weights=inception_weights(settings.inception_weights))
-        results = {**results, **_attention_metrics(network, config)}
+        results = {**results, **_attention_metrics(loaded, network, settings)}
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     for name, value in results.items():
         print(f"evaluate: {name} = {value:.4f}")
 
 
-def _attention_metrics(network: pathlib.Path, config: Config) -> dict[str, float]:
-    """The attention statistics of ``evaluate.attention_latents`` for ``network``, when it
-    is a Keras generator (a SavedModel holds no attention to read)."""
+def _attention_metrics(generator, network: pathlib.Path,
+                       settings: EvaluateConfig) -> dict[str, float]:
+    """The attention statistics of ``evaluate.attention_latents`` for the loaded
+    ``generator``, when it is a Keras generator (a SavedModel holds no attention to read)."""
     from sfkeras.metrics.attention import attention_metrics
-    from sfkeras.saved.loader import load_generator, source_kind
+    from sfkeras.saved.loader import ExportedGenerator
 
-    settings = config.evaluate
     if settings.attention_latents == 0:
         return {}
-    if source_kind(network) == "saved_model":
+    if isinstance(generator, ExportedGenerator):
         print(f"evaluate: {network} is a SavedModel, which exposes no attention: no "
               "attention statistics (evaluate its .keras file for them)")
         return {}
-    return attention_metrics(load_generator(network, config), settings.attention_latents,
-                             settings.seed)
+    return attention_metrics(generator, settings.attention_latents, settings.seed)
 
 
 def _writable_folder(folder: pathlib.Path) -> pathlib.Path:

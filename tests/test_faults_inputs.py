@@ -18,10 +18,10 @@ from test_metrics_weights import _global, _str, _tuple, _write_archive
 from sfkeras.cli import main
 from sfkeras.config import preset_params_yaml
 from sfkeras.convert.common import WeightImportError, load_state
-from sfkeras.metrics import generator_fn
 from sfkeras.metrics.generator_fn import load_generator_fn
 from sfkeras.metrics.inception_weights import InceptionWeightsError, load_inception_weights
 from sfkeras.metrics.torchscript import TorchScriptError, read_torchscript
+from sfkeras.saved import loader
 
 
 def _run_config(tmp_path, text: str, capsys) -> tuple[int, list[str]]:
@@ -75,7 +75,7 @@ def _refuse_to_compute(*args, **kwargs):
 
 def test_evaluate_into_an_unwritable_path_fails_before_computing(tmp_path, capsys,
                                                                  monkeypatch):
-    monkeypatch.setattr(generator_fn, "load_generator_fn", _refuse_to_compute)
+    monkeypatch.setattr(loader, "load_generator", _refuse_to_compute)
     (tmp_path / "params.yaml").write_text(preset_params_yaml("shapes16"))
     blocker = tmp_path / "a_file"
     blocker.write_text("")
@@ -90,7 +90,7 @@ def test_evaluate_into_an_unwritable_path_fails_before_computing(tmp_path, capsy
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write into read-only folders")
 def test_evaluate_into_a_read_only_folder_fails_before_computing(tmp_path, capsys,
                                                                  monkeypatch):
-    monkeypatch.setattr(generator_fn, "load_generator_fn", _refuse_to_compute)
+    monkeypatch.setattr(loader, "load_generator", _refuse_to_compute)
     (tmp_path / "params.yaml").write_text(preset_params_yaml("shapes16"))
     out = tmp_path / "eval"
     out.mkdir(mode=0o555)

@@ -27,9 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from sfkeras.export.serving import NOISE_MODE, images_uint8
-
-#: The generator's hyper-parameters, in the SavedModel's ``assets.extra`` folder.
-CONFIG_FILE = "generator.json"
+from sfkeras.saved.loader import SAVED_MODEL_CONFIG
 
 
 def write_saved_model(generator, path: pathlib.Path, truncation_psi: float) -> None:
@@ -54,8 +52,8 @@ def write_saved_model(generator, path: pathlib.Path, truncation_psi: float) -> N
         [z_spec, psi_spec])
     archive.add_endpoint("synthesis", synthesize, [ws_spec])
     archive.write_out(str(path), verbose=False)
-    (path / "assets.extra").mkdir(exist_ok=True)
-    (path / "assets.extra" / CONFIG_FILE).write_text(
+    (path / SAVED_MODEL_CONFIG).parent.mkdir(exist_ok=True)
+    (path / SAVED_MODEL_CONFIG).write_text(
         json.dumps(generator.config.to_dict(), indent=2) + "\n")
 
 

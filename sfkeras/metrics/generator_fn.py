@@ -51,7 +51,12 @@ def load_generator_fn(path: str | os.PathLike, truncation_psi: float = 1.0,
         MissingFileError: ``path`` does not exist.
         WeightImportError: the source is none of these, or lacks the expected interface.
     """
-    generator = load_generator(path, config, saved_model=True)
+    return generator_fn(load_generator(path, config, saved_model=True), truncation_psi)
+
+
+def generator_fn(generator, truncation_psi: float = 1.0) -> GeneratorFn:
+    """A loaded generator (a Keras generator or an :class:`ExportedGenerator`) as a
+    :class:`GeneratorFn` (see :func:`load_generator_fn`)."""
     if isinstance(generator, ExportedGenerator):
         return GeneratorFn(generate=generator.generate_fn(truncation_psi),
                            z_dim=generator.z_dim)

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 SourceKind = Literal["keras", "run", "snapshot", "saved_model"]
 
+#: Where an exported SavedModel keeps its generator's hyper-parameters (JSON).
+SAVED_MODEL_CONFIG = pathlib.Path("assets.extra") / "generator.json"
+
 #: The sources, as error messages list them.
 SOURCES = ("a .keras file, a training run folder, a network-snapshot .pkl, or an exported "
            "SavedModel folder")
@@ -215,9 +218,9 @@ class ExportedGenerator:
 
     @property
     def config(self) -> GeneratorConfig | None:
-        """The generator's hyper-parameters (``assets.extra/generator.json``), or ``None``
+        """The generator's hyper-parameters (:data:`SAVED_MODEL_CONFIG`), or ``None``
         for an export without them."""
-        path = self.path / "assets.extra" / "generator.json"
+        path = self.path / SAVED_MODEL_CONFIG
         return GeneratorConfig.from_dict(json.loads(path.read_text())) if path.is_file() else None
 
     @property
