@@ -147,11 +147,13 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     generator = load_generator(args.network, saved_model=True)
     if args.projected_w:
         ws = generate.load_projected_ws(args.projected_w)
-        images = generate.generate_images(generator, noise_mode=args.noise_mode, ws=ws)
+        images = generate.generate_images(generator, noise_mode=args.noise_mode, ws=ws,
+                                          class_index=args.class_index)
         names = [f"proj{i:02d}" for i in range(len(ws))]
     else:
         seeds = generate.parse_seeds(args.seeds)
-        images = generate.generate_images(generator, seeds, args.trunc, args.noise_mode)
+        images = generate.generate_images(generator, seeds, args.trunc, args.noise_mode,
+                                          class_index=args.class_index)
         names = generate.seed_names(seeds)
     paths = generate.write_images(images, names, args.out, grid=args.grid)
     print(f"generate: {len(images)} images -> {pathlib.Path(args.out)}"
@@ -171,7 +173,7 @@ def _cmd_project(args: argparse.Namespace) -> None:
         target = projector.load_target(check_exists(args.target, "target image"),
                                        generator.resolution)
     else:
-        true_ws = mapped_ws(generator, [args.target_seed])[0]
+        true_ws = mapped_ws(generator, [args.target_seed], class_index=args.class_index)[0]
         target = synthesize(generator, true_ws[None])[0]
     weights = args.inception_weights or inception_weights(None)
     features = projector.inception_feature_model(load_fid_inception(weights))
@@ -184,7 +186,7 @@ def _cmd_project(args: argparse.Namespace) -> None:
                   flush=True)
 
     projection = projector.project(generator, target, features, schedule, seed=args.seed,
-                                   progress=progress)
+                                   progress=progress, class_index=args.class_index)
     paths = projector.save_projection(projection, target, generator, args.out, args.save_video)
     print(f"project: final distance {projection.distances[-1]:.4f}; wrote "
           + ", ".join(str(path) for path in paths.values()))
@@ -243,6 +245,7 @@ def _warn_if_slow_on_cpu(settings) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
+    from sfkeras.data import class_distribution
     from sfkeras.metrics import evaluate_generator
     from sfkeras.metrics.generator_fn import generator_fn
     from sfkeras.metrics.reuse import evaluation_protocol, record_path, recorded_results
@@ -265,7 +268,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         results = evaluate_generator(
             generator, data, settings.metrics, z_dim=generator.z_dim,
             num_images=settings.num_images, batch_size=settings.batch_size, seed=settings.seed,
-            split=settings.split, inception_weights=inception_weights(settings.inception_weights))
+            split=settings.split, inception_weights=inception_weights(settings.inception_weights),
+            label_distribution=class_distribution(data, generator.c_dim))
         results = {**results, **_attention_metrics(loaded, network, settings)}
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     for name, value in results.items():
@@ -375,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help=NETWORK_HELP + ", or a SavedModel folder (constant noise)")
     sub.add_argument("--seeds", help="seeds and inclusive ranges, e.g. 0-99,120")
     sub.add_argument("--projected-w", help="projected_w.npz written by 'sfkeras project'")
+    sub.add_argument("--class", dest="class_index", type=int, help="class of the images "
+                     "(conditional networks, which require it)")
     sub.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1)")
     sub.add_argument("--noise-mode", choices=("const", "random", "none"), default="const",
                      help="per-layer noise (default const, as the original)")
@@ -389,6 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--target-seed", type=int, help="instead of --target: the generator's "
                      "own image of this seed, reporting how close the projection gets to "
                      "its known w")
+    sub.add_argument("--class", dest="class_index", type=int, help="class to project into "
+                     "(conditional networks, which require it)")
     sub.add_argument("--num-steps", type=int, default=1000, help="optimisation steps "
                      "(default 1000, as the original)")
     sub.add_argument("--seed", type=int, default=0, help="seed of the initial noise maps")

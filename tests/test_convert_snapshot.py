@@ -17,6 +17,7 @@ from sfkeras.cli import main
 from sfkeras.convert.snapshot import SnapshotError, read_snapshot
 
 SNAPSHOT = FIXTURES / "snapshot_small32.pkl"
+CONDITIONAL_SNAPSHOT = FIXTURES / "snapshot_cond32.pkl"
 
 # Runs in a fresh interpreter where `import torch` fails, then prints the errors as JSON.
 PARITY_SCRIPT = """
@@ -27,38 +28,46 @@ from sfkeras.convert.from_snapshot import networks_from_snapshot
 nets = networks_from_snapshot(sys.argv[1])
 ref = np.load(sys.argv[2])
 generator, discriminator = nets["G_ema"], nets["D"]
-ws = np.asarray(generator.mapping(ref["z"]))
+c = ref["c"] if "c" in ref.files else None
+ws = np.asarray(generator.mapping(ref["z"], c))
 img = np.asarray(generator.synthesis(ws, noise_mode="const"))
 real = ref["img"].transpose(0, 2, 3, 1)
-logits = np.asarray(discriminator(real)).reshape(-1)
+logits = np.asarray(discriminator(real, c)).reshape(-1)
 print(json.dumps({
     "ws": float(np.abs(ws - ref["ws"]).max()),
     "img": float(np.abs(img - real).max()),
     "logits": float(np.abs(logits - ref["logits"].reshape(-1)).max()),
     "g_differs": bool(any(not np.array_equal(a, b) for a, b in zip(
         nets["G"].get_weights(), generator.get_weights()))),
+    "c_dim": [generator.c_dim, discriminator.c_dim],
 }))
 """
 
 
+def _present(path):
+    if not path.exists():
+        pytest.skip(f"reference snapshot {path} is absent")
+    return path
+
+
 @pytest.fixture(scope="module")
 def snapshot_path():
-    if not SNAPSHOT.exists():
-        pytest.skip(f"reference snapshot {SNAPSHOT} is absent")
-    return SNAPSHOT
+    return _present(SNAPSHOT)
 
 
-def test_snapshot_networks_match_the_original_without_torch(snapshot_path):
+@pytest.mark.parametrize("name, c_dim", [("snapshot_small32", 0), ("snapshot_cond32", 10)])
+def test_snapshot_networks_match_the_original_without_torch(name, c_dim):
+    path = _present(FIXTURES / f"{name}.pkl")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
-        [sys.executable, "-c", PARITY_SCRIPT, str(snapshot_path),
-         str(snapshot_path.with_suffix(".npz"))],
+        [sys.executable, "-c", PARITY_SCRIPT, str(path), str(path.with_suffix(".npz"))],
         capture_output=True, text=True, env=env, check=True, timeout=300)
     errors = json.loads(result.stdout.strip().splitlines()[-1])
     assert errors["ws"] <= 1e-4
     assert errors["img"] <= 1e-4
     assert errors["logits"] <= 1e-4
     assert errors["g_differs"]  # G and G_ema are two networks, both read
+    assert errors["c_dim"] == [c_dim, c_dim]
 
 
 def test_snapshot_configuration_comes_from_the_pickle(snapshot_path):
@@ -70,7 +79,7 @@ def test_snapshot_configuration_comes_from_the_pickle(snapshot_path):
     )
 
     g_config = official_generator_config(snapshot["G_ema"].init_kwargs)
-    assert g_config == json.loads(str(reference["g_config"]))
+    assert g_config == {**json.loads(str(reference["g_config"])), "c_dim": 0}
     d_config = official_discriminator_config(snapshot["D"].init_kwargs)
     for key, value in json.loads(str(reference["d_config"])).items():
         assert d_config[key] == value
@@ -88,6 +97,25 @@ def test_import_weights_writes_the_three_networks(snapshot_path, tmp_path):
     generator = load_generator(tmp_path / "G_ema.keras")
     img = np.asarray(generator(reference["z"], noise_mode="const"))
     np.testing.assert_allclose(img, reference["img"].transpose(0, 2, 3, 1), atol=1e-4)
+
+
+def test_import_weights_of_a_conditional_snapshot(tmp_path):
+    import keras
+
+    from sfkeras.saved.loader import load_generator
+
+    path = _present(CONDITIONAL_SNAPSHOT)
+    assert main(["import-weights", "--snapshot", str(path), "--out", str(tmp_path)]) == 0
+    reference = np.load(path.with_suffix(".npz"))
+    generator = load_generator(tmp_path / "G_ema.keras")
+    img = np.asarray(generator(reference["z"], reference["c"], noise_mode="const"))
+    real = reference["img"].transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(img, real, atol=1e-4)
+    discriminator = keras.saving.load_model(tmp_path / "D.keras", compile=False)
+    logits = np.asarray(discriminator(real, reference["c"]))
+    np.testing.assert_allclose(logits, reference["logits"], atol=1e-4)
+    with pytest.raises(ValueError, match=r"conditional \(c_dim=10\): pass c"):
+        generator(reference["z"])
 
 
 class _RunsCode:

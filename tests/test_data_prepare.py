@@ -117,6 +117,7 @@ def test_folder_source_skips_and_counts_corrupt_files(image_folder, tmp_path):
     assert train.num_images == 5 and train.num_skipped == 1
     assert train.skipped == (str(image_folder / "dogs" / "e_corrupt.png"),)
     assert load_manifest(folder).label_names == ("cats", "dogs")
+    assert train.label_counts == (3, 2)  # of the images written: the corrupt dog is not
     images = np.concatenate(list(iterate_uint8(folder, batch_size=8)))
     # Sorted walk: cats/a_rgb.png, cats/b.JPG, cats/more/c_gray.png, dogs/d_.., dogs/f_..
     np.testing.assert_array_equal(images[0, 0, 0], [200, 10, 10])

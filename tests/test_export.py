@@ -94,10 +94,10 @@ def test_portable_files_give_the_generators_images_for_any_batch(exported, suffi
     path = saved_model.parent / f"G_ema{suffix}"
     z = z_from_seeds([5, 6, 7, 8, 9], TINY.z_dim)  # not the export's check latents
     expected = to_uint8(generator(z, truncation_psi=0.7, noise_mode="const"))
-    images = run(path, z)
+    images = run(path, {"z": z})
     assert images.dtype == np.uint8 and images.shape == (5, 16, 16, 3)
     assert np.abs(images.astype(int) - expected).max() <= 1
-    assert np.abs(run(path, z[:1]).astype(int) - expected[:1]).max() <= 1
+    assert np.abs(run(path, {"z": z[:1]}).astype(int) - expected[:1]).max() <= 1
 
 
 def test_litert_file_needs_no_tensorflow_ops(exported):
@@ -159,7 +159,7 @@ def test_a_failed_export_leaves_the_previous_one_as_it_was(exported, tmp_path, m
     export_generator(network, out, formats=["saved_model"])
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
     off_by_two = dataclasses.replace(
-        FORMATS["litert"], run=lambda path, z: run_litert(path, z) // 2 * 2 + 2)
+        FORMATS["litert"], run=lambda path, inputs: run_litert(path, inputs) // 2 * 2 + 2)
     monkeypatch.setitem(export.FORMATS, "litert", off_by_two)
     with pytest.raises(ExportError, match=r"litert export .*G_ema\.tflite differs"):
         export_generator(network, out, formats=["saved_model", "litert"])
@@ -170,3 +170,32 @@ def test_a_failed_export_leaves_the_previous_one_as_it_was(exported, tmp_path, m
         export_generator(network, out, formats=["onnx"])
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folder left
+
+
+def test_conditional_generator_exports_with_labels_in_every_format(tmp_path):
+    """Every artifact of a conditional generator takes one-hot labels ``c`` beside ``z``
+    and gives the Keras generator's images of those classes."""
+    import tensorflow as tf
+
+    from sfkeras.labels import one_hot
+    from sfkeras.saved.loader import ExportedGenerator
+
+    config = GeneratorConfig(**{**TINY.to_dict(), "c_dim": 3})
+    generator = Generator(config, seed=0)
+    generator.save(tmp_path / "G_ema.keras")
+    artifacts = export_generator(tmp_path / "G_ema.keras", tmp_path / "out")
+    z = z_from_seeds([5, 6, 7], config.z_dim)
+    c = one_hot([2, 0, 1], 3)
+    expected = to_uint8(generator(z, c, noise_mode="const"))
+    assert not np.array_equal(expected, to_uint8(generator(z, c[::-1], noise_mode="const")))
+    signatures = tf.saved_model.load(str(artifacts["saved_model"])).signatures
+    assert set(signatures["generate"].structured_input_signature[1]) == {
+        "z", "c", "truncation_psi"}
+    served = signatures["serving_default"](z=tf.constant(z), c=tf.constant(c))["images"]
+    assert np.abs(served.numpy().astype(int) - expected).max() <= 1
+    exported = ExportedGenerator(artifacts["saved_model"])
+    assert exported.c_dim == 3
+    assert np.abs(exported.generate_fn()(z, c).astype(int) - expected).max() <= 1
+    for name, run in (("litert", run_litert), ("onnx", run_onnx)):
+        images = run(artifacts[name], {"z": z, "c": c})
+        assert np.abs(images.astype(int) - expected).max() <= 1, name

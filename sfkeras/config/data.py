@@ -16,11 +16,14 @@ class ShapesSourceConfig(Section):
         num_train: images in the ``train`` split.
         num_test: images in the held-out ``test`` split.
         seed: seed of the generator; the same seed gives the same images.
+        labels: label each image with the kind of its largest shape (``circle``,
+            ``square`` or ``triangle``, by area). The images are the same either way.
     """
 
     num_train: int = 10000
     num_test: int = 1000
     seed: int = 0
+    labels: bool = False
 
     def validate(self) -> None:
         if self.num_train < 1:

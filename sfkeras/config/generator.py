@@ -27,6 +27,10 @@ class GeneratorConfig(Section):
         depth: target per-head width; heads = ``max(minimum_head, hidden // depth)``.
         minimum_head: lower bound on the number of attention heads.
         z_dim: latent size.
+        c_dim: classes of a class-conditional network, the prepared data set's number
+            of classes (0: unconditional). StyleGAN2-ADA's conditioning: the mapping
+            network embeds the one-hot label, the discriminator projects its output onto
+            a mapped label.
         w_dim: intermediate latent size.
         mapping_layers: fully connected layers in the mapping network.
         conv_clamp: clamp of every encoder/conv output, ``None`` for no clamp.
@@ -52,6 +56,7 @@ class GeneratorConfig(Section):
     depth: int = 32
     minimum_head: int = 1
     z_dim: int = 512
+    c_dim: int = 0
     w_dim: int = 512
     mapping_layers: int = 2
     conv_clamp: float | None = 256.0
@@ -83,6 +88,8 @@ class GeneratorConfig(Section):
                      "w_dim", "mapping_layers", "linformer_dim", "img_channels"):
             if getattr(self, name) < 1:
                 self.fail(name, f"must be a positive integer, got {getattr(self, name)}")
+        if self.c_dim < 0:
+            self.fail("c_dim", f"must be >= 0 (0: unconditional), got {self.c_dim}")
         if len(self.num_layers) != len(self.hidden):
             self.fail("hidden", f"has {len(self.hidden)} entries but num_layers has "
                       f"{len(self.num_layers)}: give one entry per resolution")

@@ -59,6 +59,12 @@ class TrainConfig(Section):
             ``generator``/``discriminator`` sections. Optimisers, ADA p and the image
             count start afresh. The source's content hash is part of the run key.
             ``null``: random initialisation.
+        freeze_d: Freeze-D, the original's ``--freezed``: keep the discriminator's first
+            ``freeze_d`` layers fixed (0: none), for fine-tuning with ``init_from``.
+            Layers count from the input as the original counts them: per block from
+            the highest resolution, ``fromrgb`` where the block has one, ``conv0``,
+            ``conv1`` and ``skip`` (``resnet``); the label mapping and the epilogue are
+            never frozen (Mo et al., "Freeze the Discriminator", 2020).
     """
 
     kimg: float = 100.0
@@ -91,6 +97,7 @@ class TrainConfig(Section):
     divergence_loss: float | None = 1e4
     divergence_steps: int = 10
     init_from: str | None = None
+    freeze_d: int = 0
 
     def validate(self) -> None:
         if self.kimg <= 0:
@@ -114,6 +121,8 @@ class TrainConfig(Section):
             self.fail("divergence_loss", "must be positive (null: no divergence guard)")
         if self.metrics_kimg < 0:
             self.fail("metrics_kimg", "must be >= 0 (0 = never)")
+        if self.freeze_d < 0:
+            self.fail("freeze_d", "must be >= 0 (0: train every discriminator layer)")
         if self.cpu_replicas < 1:
             self.fail("cpu_replicas", "must be >= 1 (1 = one CPU device)")
         if self.cpu_replicas > 1:

@@ -36,6 +36,15 @@ def transpose(array: np.ndarray) -> np.ndarray:
     return np.asarray(array).T
 
 
+def dense_targets(prefix: str, layer) -> dict[str, Target]:
+    """``{prefix}.weight`` and ``{prefix}.bias`` of an original ``FullyConnectedLayer`` ->
+    an :class:`~sfkeras.layers.dense.EqualizedDense` (``None``: no entries)."""
+    if layer is None:
+        return {}
+    return {f"{prefix}.weight": Target(layer.kernel, transpose),
+            f"{prefix}.bias": Target(layer.bias)}
+
+
 def conv_kernel(array: np.ndarray) -> np.ndarray:
     """Conv weight ``[out, in, kh, kw]`` -> Keras kernel ``[kh, kw, in, out]``."""
     return np.transpose(np.asarray(array), (2, 3, 1, 0))

@@ -1,7 +1,8 @@
 """Import of StyleGAN2-ADA discriminator state dicts (``training.networks.Discriminator``).
 
-Original names: ``b{res}.{fromrgb,conv0,conv1,skip}.{weight,bias}`` per block and
-``b4.{fromrgb,conv,fc,out}.{weight,bias}`` for the epilogue; ``resample_filter``
+Original names: ``b{res}.{fromrgb,conv0,conv1,skip}.{weight,bias}`` per block,
+``b4.{fromrgb,conv,fc,out}.{weight,bias}`` for the epilogue and, in a conditional D,
+``mapping.{embed,fc0..fc7}.{weight,bias}`` for the label mapping; ``resample_filter``
 buffers are constants here and ignored. The epilogue's ``fc`` weight ``[out, C*H*W]``
 reads the NCHW-flattened map; it is permuted to this port's NHWC flattening.
 """
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sfkeras.config.discriminator import DiscriminatorConfig
-from sfkeras.convert.common import Target, assign_state, conv_kernel, transpose
+from sfkeras.convert.common import Target, assign_state, conv_kernel, dense_targets
 from sfkeras.models.discriminator import Discriminator
 
 
@@ -27,6 +28,8 @@ def discriminator_config_from_official(
         config: ``resolution``, ``architecture``, ``channel_base``, ``channel_max``,
             ``conv_clamp`` (``None`` for none) and ``mbstd_group_size`` (as in the
             reference fixtures' ``config``); ``mbstd_num_channels`` if not 1.
+            ``c_dim`` and ``img_channels`` are read by
+            :func:`import_official_discriminator`.
     """
     section = DiscriminatorConfig(
         architecture=config["architecture"],
@@ -45,7 +48,7 @@ def import_official_discriminator(config: Mapping[str, Any],
 
     Args:
         config: as for :func:`discriminator_config_from_official` (``img_channels``
-            optional, default 3).
+            optional, default 3; ``c_dim`` optional, default 0).
         state: original parameter name -> array (original layouts).
 
     Raises:
@@ -53,7 +56,8 @@ def import_official_discriminator(config: Mapping[str, Any],
     """
     resolution, section = discriminator_config_from_official(config)
     img_channels = int(config.get("img_channels", 3))
-    model = Discriminator(resolution, section, img_channels=img_channels)
+    model = Discriminator(resolution, section, img_channels=img_channels,
+                          c_dim=int(config.get("c_dim", 0)))
     model.build((None, resolution, resolution, img_channels))
     assign_state(discriminator_table(model), state,
                  ignore=lambda name: name.endswith("resample_filter"), network="discriminator")
@@ -63,6 +67,10 @@ def import_official_discriminator(config: Mapping[str, Any],
 def discriminator_table(model: Discriminator) -> dict[str, Target]:
     """Original parameter name -> :class:`Target` for every variable of a built ``model``."""
     table: dict[str, Target] = {}
+    if model.mapping is not None:
+        table.update(dense_targets("mapping.embed", model.mapping.embed))
+        for i, layer in enumerate(model.mapping.dense_layers):
+            table.update(dense_targets(f"mapping.fc{i}", layer))
     for block in model.blocks:
         for conv in (block.fromrgb, block.conv0, block.conv1, block.skip):
             if conv is not None:
@@ -75,8 +83,7 @@ def discriminator_table(model: Discriminator) -> dict[str, Target]:
     table[f"{epilogue.name}.fc.weight"] = Target(
         epilogue.fc.kernel, lambda w: _nchw_to_nhwc_flattened(w, res, epilogue.channels))
     table[f"{epilogue.name}.fc.bias"] = Target(epilogue.fc.bias)
-    table[f"{epilogue.name}.out.weight"] = Target(epilogue.out.kernel, transpose)
-    table[f"{epilogue.name}.out.bias"] = Target(epilogue.out.bias)
+    table.update(dense_targets(f"{epilogue.name}.out", epilogue.out))
     return table
 
 

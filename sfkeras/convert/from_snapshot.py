@@ -8,7 +8,9 @@ synthesis_kwargs)`` and StyleGAN2-ADA's ``Discriminator(c_dim, img_resolution,
 img_channels, architecture, channel_base, channel_max, num_fp16_res, conv_clamp,
 cmap_dim, block_kwargs, mapping_kwargs, epilogue_kwargs)``. Arguments that only affect
 speed (``num_fp16_res``, ``fp16_channels_last``, ``channel_base`` of the generator) are
-dropped; conditional networks (``c_dim > 0``) are refused.
+dropped. Conditional networks (``c_dim > 0``) import with their label embedding and, for
+D, the label mapping at StyleGAN2-ADA's defaults (8 layers, ``cmap_dim`` the epilogue's
+channels), which the original's ``train.py`` never changes.
 """
 
 from __future__ import annotations
@@ -40,13 +42,13 @@ def official_generator_config(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     names of :data:`sfkeras.convert.generator.OFFICIAL_CONFIG_NAMES`.
 
     Raises:
-        SnapshotError: conditional, non-RGB, or with arguments this port does not know.
+        SnapshotError: non-RGB, or with arguments this port does not know.
     """
-    _check_unconditional_rgb(kwargs, "generator")
+    _check_rgb(kwargs, "generator")
     synthesis = dict(kwargs.get("synthesis_kwargs") or {})
     mapping = dict(kwargs.get("mapping_kwargs") or {})
     config = {
-        "z_dim": kwargs["z_dim"], "w_dim": kwargs["w_dim"],
+        "z_dim": kwargs["z_dim"], "c_dim": kwargs.get("c_dim", 0), "w_dim": kwargs["w_dim"],
         "resolution": kwargs["img_resolution"],
         "mapping_layers": mapping.pop("num_layers", _MAPPING_LAYERS_DEFAULT),
         "hidden": list(synthesis.pop("G_dict")),
@@ -65,20 +67,28 @@ def official_generator_config(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 def official_discriminator_config(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """StyleGAN2-ADA's ``Discriminator`` constructor ``kwargs`` -> the config read by
-    :func:`sfkeras.convert.discriminator.discriminator_config_from_official`."""
-    _check_unconditional_rgb(kwargs, "discriminator")
+    :func:`sfkeras.convert.discriminator.discriminator_config_from_official`.
+
+    Raises:
+        SnapshotError: non-RGB, or a label mapping other than StyleGAN2-ADA's default.
+    """
+    _check_rgb(kwargs, "discriminator")
+    changed = sorted(f"mapping_kwargs.{name}" for name in kwargs.get("mapping_kwargs") or {})
+    if kwargs.get("cmap_dim") is not None:
+        changed.append("cmap_dim")
+    if changed:
+        raise SnapshotError(f"the discriminator was built with arguments this port does not "
+                            f"implement: {changed}")
     epilogue = dict(kwargs.get("epilogue_kwargs") or {})
     config = {name: kwargs.get(name, default) for name, default in _D_DEFAULTS.items()}
     for name in ("mbstd_group_size", "mbstd_num_channels"):
         config[name] = epilogue.get(name, config[name])
     config["resolution"] = kwargs["img_resolution"]
+    config["c_dim"] = kwargs.get("c_dim", 0)
     return config
 
 
-def _check_unconditional_rgb(kwargs: Mapping[str, Any], network: str) -> None:
-    if kwargs.get("c_dim", 0):
-        raise SnapshotError(f"the {network} is conditional (c_dim={kwargs['c_dim']}); this "
-                            "port implements unconditional networks only")
+def _check_rgb(kwargs: Mapping[str, Any], network: str) -> None:
     if kwargs.get("img_channels", 3) != 3:
         raise SnapshotError(f"the {network} makes {kwargs['img_channels']}-channel images; "
                             "this port implements RGB only")

@@ -14,11 +14,17 @@ import numpy as np
 
 from sfkeras.config.base import ConfigError
 from sfkeras.config.generator import GeneratorConfig
-from sfkeras.convert.common import Target, WeightImportError, assign_state, transpose
+from sfkeras.convert.common import (
+    Target,
+    WeightImportError,
+    assign_state,
+    dense_targets,
+    transpose,
+)
 from sfkeras.models.generator import Generator
 
 #: The original's generator hyper-parameters; each is the GeneratorConfig field of that name.
-OFFICIAL_CONFIG_NAMES = ("z_dim", "w_dim", "resolution", "num_layers", "hidden", "depth",
+OFFICIAL_CONFIG_NAMES = ("z_dim", "c_dim", "w_dim", "resolution", "num_layers", "hidden", "depth",
                          "minimum_head", "linformer", "mapping_layers", "conv_clamp")
 
 
@@ -49,9 +55,9 @@ def generator_table(generator: Generator) -> dict[str, Target]:
     ``enc.proj_weight``, the same tensor): both names map to the same variable.
     """
     table = {"mapping.w_avg": Target(generator.mapping.w_avg)}
+    table.update(dense_targets("mapping.embed", generator.mapping.embed))
     for i, layer in enumerate(generator.mapping.dense_layers):
-        table[f"mapping.fc{i}.weight"] = Target(layer.kernel, transpose)
-        table[f"mapping.fc{i}.bias"] = Target(layer.bias)
+        table.update(dense_targets(f"mapping.fc{i}", layer))
     for stage in generator.synthesis.stages:
         for j, encoder in enumerate(stage.encoders):
             block = f"synthesis.b{stage.resolution}_{j}"

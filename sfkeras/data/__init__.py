@@ -15,7 +15,12 @@ from sfkeras.backend import require_tensorflow
 require_tensorflow("the data pipeline (sfkeras.data)")
 
 from sfkeras.data import shapes_tfds  # noqa: E402, F401  (registers the TFDS builder)
-from sfkeras.data.manifest import Manifest, SplitInfo, load_manifest  # noqa: E402
+from sfkeras.data.manifest import (  # noqa: E402
+    Manifest,
+    SplitInfo,
+    class_distribution,
+    load_manifest,
+)
 from sfkeras.data.pipeline import iterate_uint8, load, load_distributed, num_images  # noqa: E402
 from sfkeras.data.prepare import prepare_dataset, summarize  # noqa: E402
 from sfkeras.data.shapes import shape_image  # noqa: E402
@@ -27,6 +32,7 @@ __all__ = [
     "Manifest",
     "ShapesBuilderConfig",
     "SplitInfo",
+    "class_distribution",
     "iterate_uint8",
     "load",
     "load_distributed",

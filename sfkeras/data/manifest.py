@@ -16,7 +16,9 @@ import json
 import pathlib
 from typing import Any
 
-from sfkeras.errors import DataError
+import numpy as np
+
+from sfkeras.errors import ConfigError, DataError
 
 FORMAT_VERSION = 2
 MANIFEST_NAME = "dataset.json"
@@ -34,6 +36,9 @@ class SplitInfo:
         shard_bytes: each shard's file size in bytes (same order).
         num_skipped: unreadable images skipped (``on_error: skip``).
         skipped: the first few skipped images' names.
+        label_counts: images written of each class, indexed by label (summing to
+            ``num_images``), or ``None`` when unlabelled (or prepared before labels
+            were counted).
     """
 
     num_images: int
@@ -42,6 +47,7 @@ class SplitInfo:
     shard_bytes: tuple[int, ...]
     num_skipped: int = 0
     skipped: tuple[str, ...] = ()
+    label_counts: tuple[int, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +87,27 @@ class Manifest:
                             f"{sorted(self.splits)}")
         return self.splits[split]
 
+    def label_distribution(self, split: str = "train") -> np.ndarray:
+        """Fraction of the images of ``split`` in each class.
+
+        Returns:
+            ``float64 [num_classes]``, indexed by label, summing to 1.
+
+        Raises:
+            DataError: the data set has no labels, or its manifest has no label counts
+                (it was written before they were recorded); the message says what to do.
+        """
+        if not self.has_labels:
+            raise DataError(f"prepared data set {self.name!r} has no labels; prepare it with "
+                            "labels (data.shapes.labels: true, data.tfds.label_key or "
+                            "data.folder.labels: true)")
+        counts = self.split(split).label_counts
+        if counts is None:
+            raise DataError(f"{MANIFEST_NAME} of prepared data set {self.name!r} has labels "
+                            f"but no label counts (it was written before they were recorded): "
+                            f"{PREPARE_AGAIN}")
+        return np.asarray(counts, np.float64) / sum(counts)
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
 
@@ -107,6 +134,32 @@ def load_manifest(path: str | pathlib.Path) -> Manifest:
         raise DataError(f"{file} has format version {version}, this code reads "
                         f"{FORMAT_VERSION}: {PREPARE_AGAIN}")
     return Manifest.from_json(text)
+
+
+def class_distribution(path: str | pathlib.Path, c_dim: int) -> np.ndarray | None:
+    """The label distribution of the ``train`` split of the prepared data set at ``path``,
+    for a network conditioned on ``c_dim`` classes (``generator.c_dim``).
+
+    Returns:
+        ``float64 [c_dim]`` summing to 1, or ``None`` for an unconditional network.
+
+    Raises:
+        ConfigError: (``generator.c_dim``) the data set has no labels or another number
+            of classes.
+        DataError: its manifest has labels but no counts (prepared before they were).
+    """
+    if c_dim == 0:
+        return None
+    manifest = load_manifest(path)
+    if not manifest.has_labels:
+        raise ConfigError("generator.c_dim", f"is {c_dim}, but the prepared data set {path} "
+                          "has no labels: prepare it with labels (data.shapes.labels: true, "
+                          "data.tfds.label_key or data.folder.labels: true) or set c_dim to 0")
+    if len(manifest.label_names) != c_dim:
+        raise ConfigError("generator.c_dim", f"is {c_dim}, but the prepared data set {path} "
+                          f"has {len(manifest.label_names)} classes: set c_dim to "
+                          f"{len(manifest.label_names)}")
+    return manifest.label_distribution("train")
 
 
 def checked_shard_paths(path: str | pathlib.Path, manifest: Manifest, split: str

@@ -122,6 +122,7 @@ def _write_split(
     if config.max_images is not None and total is not None:
         total = min(total, config.max_images)
     num_images, num_skipped, skipped = 0, 0, []
+    label_counts = None if source.label_names is None else [0] * len(source.label_names)
     with progress_bar(total=total, desc=f"prepare {config.name}/{split}", unit="img",
                       disable=not progress) as bar:
         for raw in source.images(split):
@@ -138,6 +139,8 @@ def _write_split(
                     skipped.append(raw.name)
                 continue
             writer.write(serialize_example(encode_png(pixels), raw.label))
+            if label_counts is not None:
+                label_counts[raw.label] += 1
             if split == "train" and len(preview) < PREVIEW_IMAGES:
                 preview.append(pixels)
             num_images += 1
@@ -155,7 +158,8 @@ def _write_split(
     return SplitInfo(num_images=num_images, shards=tuple(shards),
                      shard_images=tuple(shard_images),
                      shard_bytes=tuple((folder / name).stat().st_size for name in shards),
-                     num_skipped=num_skipped, skipped=tuple(skipped))
+                     num_skipped=num_skipped, skipped=tuple(skipped),
+                     label_counts=None if label_counts is None else tuple(label_counts))
 
 
 def _source_parameters(config: DataConfig) -> dict:

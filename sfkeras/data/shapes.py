@@ -10,6 +10,10 @@ Image ``index`` of split ``split`` is drawn from its own random stream, seeded b
 ``(seed, split, index)``: an image never depends on the others, so any prefix of a split
 (``max_images``) holds the same images as the full split, and the same seed always gives
 the same pixels.
+
+An image's class label (:func:`labelled_shape_image`) is the kind of its largest shape by
+area. It comes from the draws that place the shapes, with nothing drawn for it, so an
+image's pixels are the same whether or not its label is asked for.
 """
 
 from __future__ import annotations
@@ -23,12 +27,25 @@ import PIL.ImageDraw
 
 SUPERSAMPLE = 4
 SHAPE_KINDS = ("circle", "square", "triangle")
+UNIT_AREAS = (math.pi, 2.0, 3.0 * math.sqrt(3.0) / 4.0)
+"""Area of each kind (same order as ``SHAPE_KINDS``) at radius 1; a polygon's radius is
+its circumradius."""
 SPLIT_IDS = {"train": 0, "test": 1}
 """Each split's word in the random seed, so that splits never share images."""
 
 
 def shape_image(resolution: int, seed: int, split: str, index: int) -> np.ndarray:
-    """Draw image ``index`` of ``split``.
+    """Draw image ``index`` of ``split``: :func:`labelled_shape_image` without the label.
+
+    Returns:
+        ``uint8 [resolution, resolution, 3]`` RGB image.
+    """
+    return labelled_shape_image(resolution, seed, split, index)[0]
+
+
+def labelled_shape_image(resolution: int, seed: int, split: str, index: int
+                         ) -> tuple[np.ndarray, int]:
+    """Draw image ``index`` of ``split`` and name the kind of its largest shape.
 
     Args:
         resolution: output side length in pixels (>= 8).
@@ -37,7 +54,9 @@ def shape_image(resolution: int, seed: int, split: str, index: int) -> np.ndarra
         index: position of the image in its split.
 
     Returns:
-        ``uint8 [resolution, resolution, 3]`` RGB image.
+        ``(image, label)``: the ``uint8 [resolution, resolution, 3]`` RGB image, and the
+        index into ``SHAPE_KINDS`` of its shape of largest area (the whole shape's area,
+        also where the other shape covers it).
     """
     if resolution < 8:
         raise ValueError(f"shape images need a resolution of at least 8, got {resolution}")
@@ -46,18 +65,28 @@ def shape_image(resolution: int, seed: int, split: str, index: int) -> np.ndarra
     background = PIL.Image.fromarray(_gradient(rng, resolution))
     canvas = background.resize((size, size), PIL.Image.Resampling.NEAREST)
     draw = PIL.ImageDraw.Draw(canvas)
-    for _ in range(rng.integers(1, 3)):
-        kind = SHAPE_KINDS[rng.integers(len(SHAPE_KINDS))]
-        radius = size * rng.uniform(0.14, 0.28)
-        center = rng.uniform(radius, size - radius, size=2)
-        colour = _saturated_colour(rng)
-        if kind == "circle":
-            box = (*(center - radius), *(center + radius))
-            draw.ellipse(box, fill=colour)
-        else:
-            corners = 4 if kind == "square" else 3
-            draw.polygon(_regular_polygon(center, radius, corners, rng), fill=colour)
-    return np.asarray(canvas.reduce(SUPERSAMPLE))
+    shapes = [_draw_shape(draw, rng, size) for _ in range(rng.integers(1, 3))]
+    _, label = max(shapes)
+    return np.asarray(canvas.reduce(SUPERSAMPLE)), label
+
+
+def _draw_shape(draw: PIL.ImageDraw.ImageDraw, rng: np.random.Generator, size: int
+                ) -> tuple[float, int]:
+    """Draw one random shape on the ``size`` x ``size`` canvas; return ``(area, kind)``.
+
+    ``kind`` indexes ``SHAPE_KINDS``; ``area`` is in canvas pixels.
+    """
+    kind = int(rng.integers(len(SHAPE_KINDS)))
+    radius = size * rng.uniform(0.14, 0.28)
+    center = rng.uniform(radius, size - radius, size=2)
+    colour = _saturated_colour(rng)
+    if SHAPE_KINDS[kind] == "circle":
+        box = (*(center - radius), *(center + radius))
+        draw.ellipse(box, fill=colour)
+    else:
+        corners = 4 if SHAPE_KINDS[kind] == "square" else 3
+        draw.polygon(_regular_polygon(center, radius, corners, rng), fill=colour)
+    return UNIT_AREAS[kind] * radius**2, kind
 
 
 def _gradient(rng: np.random.Generator, size: int) -> np.ndarray:

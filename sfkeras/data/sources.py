@@ -28,7 +28,7 @@ from sfkeras.config.data import (
     TfdsSourceConfig,
 )
 from sfkeras.data.images import crop_celeba_face
-from sfkeras.data.shapes import shape_image
+from sfkeras.data.shapes import SHAPE_KINDS, labelled_shape_image
 from sfkeras.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
@@ -80,7 +80,12 @@ def open_source(config: DataConfig) -> Source:
 
 
 class ShapesSource(Source):
-    """The procedural shapes (:mod:`sfkeras.data.shapes`), drawn at the output resolution."""
+    """The procedural shapes (:mod:`sfkeras.data.shapes`), drawn at the output resolution.
+
+    Each image is drawn as its record is yielded (its label comes from the drawing). With
+    ``labels``, an image's class is the kind of its largest shape, indexing
+    ``SHAPE_KINDS``.
+    """
 
     def __init__(self, config: ShapesSourceConfig, resolution: int):
         if resolution < 8:
@@ -88,6 +93,8 @@ class ShapesSource(Source):
                             f"{resolution}")
         self._config = config
         self._resolution = resolution
+        if config.labels:
+            self.label_names = SHAPE_KINDS
 
     def splits(self) -> tuple[str, ...]:
         return ("train", "test") if self._config.num_test > 0 else ("train",)
@@ -98,10 +105,10 @@ class ShapesSource(Source):
     def images(self, split: str) -> Iterator[RawImage]:
         resolution, seed = self._resolution, self._config.seed
         for index in range(self.size_hint(split)):
-            yield RawImage(
-                name=f"shapes/{split}/{index}",
-                read=lambda index=index: PIL.Image.fromarray(
-                    shape_image(resolution, seed, split, index)))
+            pixels, label = labelled_shape_image(resolution, seed, split, index)
+            yield RawImage(name=f"shapes/{split}/{index}",
+                           read=lambda pixels=pixels: PIL.Image.fromarray(pixels),
+                           label=label if self._config.labels else None)
 
 
 class TfdsSource(Source):

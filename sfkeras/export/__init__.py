@@ -8,10 +8,11 @@
 * ``litert``: ``<network>.tflite``, LiteRT (TensorFlow Lite) with built-in ops only;
 * ``onnx``: ``<network>.onnx`` (:mod:`~sfkeras.export.portable`).
 
-Every artifact maps ``z float32 [N, z_dim]`` to ``images uint8 [N, H, W, 3]`` with
-constant noise and the export's truncation psi (the SavedModel's ``serving_default``).
-Before the export succeeds, each is run by its own runtime on :data:`CHECK_SEEDS`' latents
-and compared with the Keras generator: more than :data:`TOLERANCE` uint8 levels apart
+Every artifact maps ``z float32 [N, z_dim]`` (and, for a conditional generator, one-hot
+labels ``c float32 [N, c_dim]``) to ``images uint8 [N, H, W, 3]`` with constant noise and
+the export's truncation psi (the SavedModel's ``serving_default``). Before the export
+succeeds, each is run by its own runtime on :data:`CHECK_SEEDS`' latents (seed ``i`` of
+class ``i mod c_dim``) and compared with the Keras generator: more than :data:`TOLERANCE` uint8 levels apart
 anywhere fails the export, naming the format and the difference.
 """
 
@@ -32,6 +33,7 @@ from sfkeras.export.portable import run_litert, run_onnx, write_litert, write_on
 from sfkeras.export.saved_model import run_saved_model, write_saved_model
 from sfkeras.export.serving import NOISE_MODE, images_uint8
 from sfkeras.images import z_from_seeds
+from sfkeras.labels import one_hot
 from sfkeras.saved.loader import load_generator
 
 #: Seeds of the latents every artifact is checked on (``z_from_seeds``).
@@ -51,7 +53,8 @@ class Format:
         artifact: the artifact's file or folder name; ``{stem}`` stands for the network
             file's (``G_ema``).
         write: ``(generator, path, truncation_psi)`` -> writes the artifact.
-        run: ``(path, z)`` -> its uint8 images of latents ``z``.
+        run: ``(path, inputs)`` -> its uint8 images of ``inputs`` (``{"z": latents}``,
+            and ``"c"``: labels for a conditional generator).
         packages: import names of what ``write`` and ``run`` need beyond sfkeras's own
             dependencies (the extra ``sfkeras[export]``).
     """
@@ -59,7 +62,7 @@ class Format:
     name: str
     artifact: str
     write: Callable[[object, pathlib.Path, float], None]
-    run: Callable[[pathlib.Path, np.ndarray], np.ndarray]
+    run: Callable[[pathlib.Path, dict[str, np.ndarray]], np.ndarray]
     packages: tuple[str, ...] = ()
 
 
@@ -95,9 +98,11 @@ def export_generator(network: pathlib.Path, out_dir: pathlib.Path, *,
     chosen = [FORMATS[name] for name in formats]
     _check_packages(chosen)
     generator = load_generator(network)
-    z = z_from_seeds(CHECK_SEEDS, generator.z_dim)
-    expected = np.asarray(images_uint8(
-        generator(z, truncation_psi=truncation_psi, noise_mode=NOISE_MODE)))
+    inputs = {"z": z_from_seeds(CHECK_SEEDS, generator.z_dim)}
+    if generator.c_dim:
+        inputs["c"] = one_hot(np.asarray(CHECK_SEEDS) % generator.c_dim, generator.c_dim)
+    expected = np.asarray(images_uint8(generator(
+        inputs["z"], inputs.get("c"), truncation_psi=truncation_psi, noise_mode=NOISE_MODE)))
     # Written next to out_dir and moved into place once every artifact passed its check:
     # a failed export leaves the previous one as it was.
     staging = out_dir.with_name(f".{out_dir.name}.tmp")
@@ -106,7 +111,7 @@ def export_generator(network: pathlib.Path, out_dir: pathlib.Path, *,
     try:
         shutil.copy2(network, staging / network.name)
         differences = {f.name: _write_and_check(f, generator, staging / f.artifact.format(
-            stem=network.stem), z, expected, truncation_psi) for f in chosen}
+            stem=network.stem), inputs, expected, truncation_psi) for f in chosen}
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -124,13 +129,14 @@ def export_generator(network: pathlib.Path, out_dir: pathlib.Path, *,
     return artifacts
 
 
-def _write_and_check(export_format: Format, generator, path: pathlib.Path, z: np.ndarray,
-                     expected: np.ndarray, truncation_psi: float) -> int:
-    """Write one artifact, run it on ``z`` and return its difference from ``expected``;
+def _write_and_check(export_format: Format, generator, path: pathlib.Path,
+                     inputs: dict[str, np.ndarray], expected: np.ndarray,
+                     truncation_psi: float) -> int:
+    """Write one artifact, run it on ``inputs`` and return its difference from ``expected``;
     a converter's or runtime's failure becomes an :class:`ExportError` naming the format."""
     try:
         export_format.write(generator, path, truncation_psi)
-        images = np.asarray(export_format.run(path, z))
+        images = np.asarray(export_format.run(path, inputs))
     except Exception as error:
         reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
         raise ExportError(f"the {export_format.name} export of {path.name} failed: "

@@ -1,8 +1,9 @@
 """LiteRT and ONNX files of a generator (``export.formats``: ``litert``, ``onnx``).
 
 Both are written by Keras's own ``Model.export`` from the generator's
-:func:`~sfkeras.export.serving.serving_model` (``z float32 [N, z_dim] -> images uint8
-[N, H, W, C]``, any ``N``) and run here by their own runtimes, as a deployment runs them:
+:func:`~sfkeras.export.serving.serving_model` (``z float32 [N, z_dim]``, and ``c float32
+[N, c_dim]`` for a conditional generator, ``-> images uint8 [N, H, W, C]``, any ``N``)
+and run here by their own runtimes, as a deployment runs them:
 
 * LiteRT (TensorFlow Lite): ``ai_edge_litert``'s interpreter with built-in kernels only,
   so a file that needed TF Select ("Flex") ops would fail here, not on a phone;
@@ -26,17 +27,29 @@ def write_litert(generator, path: pathlib.Path, truncation_psi: float) -> None:
     serving_model(generator, truncation_psi).export(str(path), format="litert", verbose=False)
 
 
-def run_litert(path: pathlib.Path, z: np.ndarray) -> np.ndarray:
-    """The LiteRT file ``path`` on latents ``z [N, z_dim]``: its output for them."""
+def input_name(tensor_name: str, names) -> str:
+    """Which of the serving model's input ``names`` (``z``, ``c``) a converted model's
+    input ``tensor_name`` is (converters decorate it: ``serving_default_z:0``)."""
+    base = tensor_name.split(":")[0]
+    (name,) = [name for name in names if base == name or base.endswith(f"_{name}")]
+    return name
+
+
+def run_litert(path: pathlib.Path, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """The LiteRT file ``path`` on ``inputs`` (``z [N, z_dim]`` and, if conditional,
+    ``c [N, c_dim]``): its output for them."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interpreter = Interpreter(
         model_path=str(path),
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    (z_input,), (output,) = interpreter.get_input_details(), interpreter.get_output_details()
-    interpreter.resize_tensor_input(z_input["index"], z.shape)
+    details = {input_name(d["name"], inputs): d for d in interpreter.get_input_details()}
+    (output,) = interpreter.get_output_details()
+    for name, detail in details.items():
+        interpreter.resize_tensor_input(detail["index"], inputs[name].shape)
     interpreter.allocate_tensors()
-    interpreter.set_tensor(z_input["index"], z)
+    for name, detail in details.items():
+        interpreter.set_tensor(detail["index"], inputs[name])
     interpreter.invoke()
     return interpreter.get_tensor(output["index"])
 
@@ -49,10 +62,11 @@ def write_onnx(generator, path: pathlib.Path, truncation_psi: float) -> None:
         model.export(str(path), format="onnx", verbose=False)
 
 
-def run_onnx(path: pathlib.Path, z: np.ndarray) -> np.ndarray:
-    """The ONNX file ``path`` on latents ``z [N, z_dim]``, by onnxruntime on the CPU."""
+def run_onnx(path: pathlib.Path, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """The ONNX file ``path`` on ``inputs`` (as :func:`run_litert`), by onnxruntime on
+    the CPU."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (z_input,) = session.get_inputs()
-    return session.run(None, {z_input.name: z})[0]
+    return session.run(None, {tensor.name: inputs[input_name(tensor.name, inputs)]
+                              for tensor in session.get_inputs()})[0]

@@ -19,13 +19,20 @@ def images_uint8(images):
 
 
 def serving_model(generator, truncation_psi: float) -> keras.Model:
-    """A functional model ``z float32 [N, z_dim] -> images uint8 [N, H, W, C]``.
+    """A functional model ``z float32 [N, z_dim]`` (and for a conditional generator
+    ``c float32 [N, c_dim]``) ``-> images uint8 [N, H, W, C]``.
 
-    The form Keras's ``Model.export`` converts to LiteRT and ONNX: one input, one output,
-    psi and noise fixed. Called once, so that its input shapes are known.
+    The form Keras's ``Model.export`` converts to LiteRT and ONNX: psi and noise fixed,
+    inputs named ``z`` and ``c``. It is built of the generator's two networks (the
+    generator's own call), not of the generator Model, whose default signature would be
+    traced without labels. Called once, so that its input shapes are known.
     """
-    z = keras.Input((generator.z_dim,), name="z")
-    images = generator(z, truncation_psi=truncation_psi, noise_mode=NOISE_MODE)
-    model = keras.Model(z, images_uint8(images), name=f"{generator.name}_serving")
-    model(ops.zeros((1, generator.z_dim)))
+    inputs = {"z": keras.Input((generator.z_dim,), name="z")}
+    if generator.c_dim:
+        inputs["c"] = keras.Input((generator.c_dim,), name="c")
+    ws = generator.mapping(inputs["z"], inputs.get("c"), truncation_psi=truncation_psi)
+    images = generator.synthesis(ws, noise_mode=NOISE_MODE)
+    model = keras.Model(list(inputs.values()), images_uint8(images),
+                        name=f"{generator.name}_serving")
+    model([ops.zeros((1, tensor.shape[1])) for tensor in inputs.values()])
     return model

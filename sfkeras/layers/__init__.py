@@ -4,7 +4,7 @@ from sfkeras.layers.attention import ModulatedEncoderLayer
 from sfkeras.layers.conv import EqualizedConv2D
 from sfkeras.layers.dense import EqualizedDense
 from sfkeras.layers.discriminator import DiscriminatorBlock, DiscriminatorEpilogue, MinibatchStdDev
-from sfkeras.layers.mapping import MappingNetwork
+from sfkeras.layers.mapping import LabelMapping, MappingNetwork
 from sfkeras.layers.stage import BlockOutput
 from sfkeras.layers.styleformer_stage import StyleformerStage
 from sfkeras.layers.stylegan2 import StyleGAN2Stage, SynthesisBlock, SynthesisLayer, ToRGB
@@ -17,6 +17,7 @@ __all__ = [
     "DiscriminatorEpilogue",
     "EqualizedConv2D",
     "EqualizedDense",
+    "LabelMapping",
     "MappingNetwork",
     "MinibatchStdDev",
     "ModulatedEncoderLayer",

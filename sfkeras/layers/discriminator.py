@@ -159,13 +159,15 @@ class DiscriminatorEpilogue(keras.layers.Layer):
 
     ``skip`` first adds ``fromrgb(img)`` (not clamped). Then minibatch stddev (unless
     ``mbstd_channels == 0``), ``conv`` (3x3, lrelu, clamped), ``fc`` (dense on the
-    flattened ``[R, R, channels]`` map, lrelu) and ``out`` (dense to 1, linear).
+    flattened ``[R, R, channels]`` map, lrelu) and ``out`` (dense, linear): to 1, or for
+    a conditional discriminator to ``cmap_dim`` features, projected onto the mapped
+    label, ``sum(out * cmap, axis=1) / sqrt(cmap_dim)``.
 
     The flattening is row-major NHWC (``h, w, c``); the original flattens NCHW, so its
     ``fc`` weight is permuted on import (no transposes at run time).
 
-    Call: ``epilogue(x, img)`` with ``img [N, R, R, img_channels]`` for ``skip``, else
-    ``None``.
+    Call: ``epilogue(x, img, cmap)`` with ``img [N, R, R, img_channels]`` for ``skip``,
+    else ``None``, and ``cmap [N, cmap_dim]`` when ``cmap_dim > 0``.
 
     Args:
         channels: channels at resolution ``R``.
@@ -173,10 +175,12 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         mbstd_group_size: minibatch-stddev group size.
         mbstd_channels: minibatch-stddev feature maps, 0 to disable the layer.
         conv_clamp: clamp of ``conv``; ``None`` for none.
+        cmap_dim: size of the mapped label, 0 for an unconditional discriminator.
     """
 
     def __init__(self, channels: int, *, architecture: Architecture, mbstd_group_size: int,
-                 mbstd_channels: int = 1, conv_clamp: float | None = None, **kwargs):
+                 mbstd_channels: int = 1, conv_clamp: float | None = None, cmap_dim: int = 0,
+                 **kwargs):
         super().__init__(**kwargs)
         _check_architecture(architecture)
         self.channels = channels
@@ -184,6 +188,7 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         self.mbstd_group_size = mbstd_group_size
         self.mbstd_channels = mbstd_channels
         self.conv_clamp = conv_clamp
+        self.cmap_dim = cmap_dim
         self.fromrgb = None
         if architecture == "skip":
             self.fromrgb = EqualizedConv2D(channels, 1, activation="lrelu", name="fromrgb")
@@ -193,7 +198,7 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         self.conv = EqualizedConv2D(channels, 3, activation="lrelu", conv_clamp=conv_clamp,
                                     name="conv")
         self.fc = EqualizedDense(channels, activation="lrelu", name="fc")
-        self.out = EqualizedDense(1, name="out")
+        self.out = EqualizedDense(cmap_dim or 1, name="out")
 
     def build(self, x_shape, img_shape=None):
         batch, height, width, _ = x_shape
@@ -206,17 +211,21 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         self.fc.build((batch, height * width * self.channels))
         self.out.build((batch, self.channels))
 
-    def call(self, x, img=None):
+    def call(self, x, img=None, cmap=None):
         if self.fromrgb is not None:
             x = x + self.fromrgb(img)
         if self.mbstd is not None:
             x = self.mbstd(x)
         x = self.conv(x)
         _, height, width, channels = x.shape
-        x = self.fc(ops.reshape(x, (-1, height * width * channels)))
-        return self.out(x)
+        x = self.out(self.fc(ops.reshape(x, (-1, height * width * channels))))
+        if self.cmap_dim:
+            x = ops.sum(x * ops.cast(cmap, x.dtype), axis=1, keepdims=True) * (
+                1 / math.sqrt(self.cmap_dim))
+        return x
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels,
                 "architecture": self.architecture, "mbstd_group_size": self.mbstd_group_size,
-                "mbstd_channels": self.mbstd_channels, "conv_clamp": self.conv_clamp}
+                "mbstd_channels": self.mbstd_channels, "conv_clamp": self.conv_clamp,
+                "cmap_dim": self.cmap_dim}

@@ -18,6 +18,7 @@ import numpy as np
 
 from sfkeras.config.metric_names import MetricSpec, parse_metric
 from sfkeras.images import to_uint8
+from sfkeras.labels import draw_labels
 from sfkeras.metrics.inception import inception_features
 from sfkeras.metrics.inception_weights import SHA1, cache_dir
 from sfkeras.metrics.statistics import (
@@ -66,22 +67,31 @@ def open_real_images(dataset_path: str | os.PathLike, split: str = "train") -> R
 
 
 def generated_images(
-    generate_fn: Callable[[np.ndarray], np.ndarray],
+    generate_fn: Callable[..., np.ndarray],
     *,
     z_dim: int,
     num_images: int,
     batch_size: int,
     seed: int,
+    label_distribution: np.ndarray | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield uint8 batches of ``num_images`` generated images in total.
 
     Latents are drawn from ``np.random.default_rng(seed)`` in sequence, so the images
-    are the same whatever ``batch_size`` is.
+    are the same whatever ``batch_size`` is. With ``label_distribution`` (a conditional
+    generator, called ``generate_fn(z, c)``), each image's one-hot label is drawn from
+    it, as StyleGAN2-ADA's metrics draw the labels of random training images, from a
+    stream of its own (``default_rng([seed, 1])``).
     """
     rng = np.random.default_rng(seed)
+    label_rng = np.random.default_rng([seed, 1])
     for start in range(0, num_images, batch_size):
         z = rng.standard_normal((min(batch_size, num_images - start), z_dim), np.float32)
-        images = np.asarray(generate_fn(z))
+        if label_distribution is None:
+            images = np.asarray(generate_fn(z))
+        else:
+            images = np.asarray(generate_fn(z, draw_labels(label_distribution, len(z),
+                                                           label_rng)))
         yield images if images.dtype == np.uint8 else to_uint8(images)
 
 
@@ -150,7 +160,7 @@ def real_feature_stats(
 
 
 def evaluate_generator(
-    generate_fn: Callable[[np.ndarray], np.ndarray],
+    generate_fn: Callable[..., np.ndarray],
     dataset: str | os.PathLike | RealImages,
     metrics: Sequence[str],
     *,
@@ -163,6 +173,7 @@ def evaluate_generator(
     feature_fn: FeatureFn | None = None,
     inception_threads: int = 1,
     progress: bool = True,
+    label_distribution: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Compute StyleGAN2-ADA metrics of a generator against a prepared data set.
 
@@ -183,6 +194,9 @@ def evaluate_generator(
         inception_threads: Inception forward passes at once (``inception_features``'s
             ``threads``).
         progress: show progress bars.
+        label_distribution: for a conditional generator (called ``generate_fn(z, c)``),
+            the training set's label distribution ``[c_dim]``, from which its labels are
+            drawn (:func:`sfkeras.data.class_distribution`); ``None``: unconditional.
 
     Returns:
         ``{"fid2k": ..., "pr2k3_precision": ..., "pr2k3_recall": ...}`` (floats).
@@ -204,7 +218,8 @@ def evaluate_generator(
                                use_cache=cacheable, progress=progress)
     generated = {spec.name: FeatureStats(spec.num_gen, spec.needs_all_features) for spec in specs}
     images = generated_images(generate_fn, z_dim=z_dim, num_images=max(s.num_gen for s in specs),
-                              batch_size=batch_size, seed=seed)
+                              batch_size=batch_size, seed=seed,
+                              label_distribution=label_distribution)
     accumulate_features(images, feature_fn, list(generated.values()),
                         description="generated features", progress=progress)
 

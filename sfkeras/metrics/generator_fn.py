@@ -22,16 +22,18 @@ class GeneratorFn:
     """A generator as :func:`~sfkeras.metrics.evaluate.evaluate_generator` calls it.
 
     Attributes:
-        generate: latents float32 ``[N, z_dim]`` -> images NHWC (float in ~[-1, 1],
-            or uint8).
+        generate: latents float32 ``[N, z_dim]`` (and for a conditional generator
+            one-hot labels ``[N, c_dim]``) -> images NHWC (float in ~[-1, 1], or uint8).
         z_dim: latent size.
+        c_dim: classes of a conditional generator, 0 when unconditional.
     """
 
-    generate: Callable[[np.ndarray], object]
+    generate: Callable[..., object]
     z_dim: int
+    c_dim: int = 0
 
-    def __call__(self, z: np.ndarray) -> np.ndarray:
-        return np.asarray(self.generate(z))
+    def __call__(self, z: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
+        return np.asarray(self.generate(z) if c is None else self.generate(z, c))
 
 
 def load_generator_fn(path: str | os.PathLike, truncation_psi: float = 1.0,
@@ -59,16 +61,17 @@ def generator_fn(generator, truncation_psi: float = 1.0) -> GeneratorFn:
     :class:`GeneratorFn` (see :func:`load_generator_fn`)."""
     if isinstance(generator, ExportedGenerator):
         return GeneratorFn(generate=generator.generate_fn(truncation_psi),
-                           z_dim=generator.z_dim)
+                           z_dim=generator.z_dim, c_dim=generator.c_dim)
     return keras_generator_fn(generator, truncation_psi)
 
 
 def keras_generator_fn(generator, truncation_psi: float = 1.0) -> GeneratorFn:
-    """A generator model in memory (``G(z, truncation_psi=...)``, ``G.z_dim``) as a
-    :class:`GeneratorFn`, with random noise as the original's metrics."""
+    """A generator model in memory (``G(z, c, truncation_psi=...)``, ``G.z_dim``,
+    ``G.c_dim``) as a :class:`GeneratorFn`, with random noise as the original's metrics."""
     import keras
 
-    return GeneratorFn(
-        generate=lambda z: keras.ops.convert_to_numpy(generator(z, truncation_psi=truncation_psi)),
-        z_dim=int(generator.z_dim),
-    )
+    def generate(z, c=None):
+        return keras.ops.convert_to_numpy(generator(z, c, truncation_psi=truncation_psi))
+
+    return GeneratorFn(generate=generate, z_dim=int(generator.z_dim),
+                       c_dim=int(generator.c_dim))

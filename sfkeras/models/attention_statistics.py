@@ -1,7 +1,8 @@
 """How spread a Styleformer generator's attention is: per encoder layer, two numbers.
 
 For a fixed set of latents (``np.random.default_rng(seed).standard_normal``, no truncation,
-constant noise, so the numbers are a function of the weights alone), every attention row
+constant noise, so the numbers are a function of the weights alone; a conditional
+generator's latent ``i`` has class ``i mod c_dim``), every attention row
 (one query token of one head of one sample) is a distribution over the keys:
 
 * ``entropy``: the mean normalised entropy of the rows, ``H(row) / log(keys)``: 1 for
@@ -20,6 +21,8 @@ import collections
 
 import numpy as np
 from keras import ops
+
+from sfkeras.labels import one_hot
 
 #: Latents the statistics average over by default.
 ATTENTION_LATENTS = 256
@@ -42,9 +45,12 @@ def attention_statistics(generator, num_latents: int = ATTENTION_LATENTS, seed: 
         no entry.
     """
     z = np.random.default_rng(seed).standard_normal((num_latents, generator.z_dim))
+    c = one_hot(np.arange(num_latents) % generator.c_dim, generator.c_dim) \
+        if generator.c_dim else None
     sums = collections.defaultdict(lambda: np.zeros(2))
     for start in range(0, num_latents, batch_size):
-        ws = generator.mapping(z[start:start + batch_size].astype(np.float32))
+        ws = generator.mapping(z[start:start + batch_size].astype(np.float32),
+                               None if c is None else c[start:start + batch_size])
         for block in generator.synthesis.run_blocks(ws, "const", with_attention=True):
             if block.attention is not None:
                 sums[block.name] += _row_statistics(ops.convert_to_numpy(block.attention))

@@ -169,11 +169,12 @@ class SynthesisNetwork(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="sfkeras")
 class Generator(keras.Model):
-    """Styleformer generator ``z [N, z_dim] -> images [N, res, res, channels]`` (NHWC).
+    """Styleformer generator ``z [N, z_dim]`` (and one-hot labels ``c [N, c_dim]``)
+    ``-> images [N, res, res, channels]`` (NHWC).
 
     Attributes:
         config: the :class:`GeneratorConfig`.
-        z_dim, w_dim, num_ws, resolution: sizes.
+        z_dim, c_dim, w_dim, num_ws, resolution: sizes (``c_dim`` 0: unconditional).
         mapping: :class:`MappingNetwork` (``G.mapping.w_avg`` is the tracked mean w).
         synthesis: :class:`SynthesisNetwork`.
 
@@ -188,6 +189,7 @@ class Generator(keras.Model):
         self.config = _as_config(config)
         self.seed = seed
         self.z_dim = self.config.z_dim
+        self.c_dim = self.config.c_dim
         self.w_dim = self.config.w_dim
         self.num_ws = self.config.num_ws
         self.resolution = self.config.resolution
@@ -195,7 +197,8 @@ class Generator(keras.Model):
         # normalisation epsilon and w_avg need it); the synthesis follows the policy.
         with global_dtype_policy("float32"):
             self.mapping = MappingNetwork(
-                self.w_dim, self.num_ws, num_layers=self.config.mapping_layers,
+                self.w_dim, self.num_ws, c_dim=self.c_dim,
+                num_layers=self.config.mapping_layers,
                 w_avg_beta=self.config.w_avg_beta, name="mapping")
         self.synthesis = SynthesisNetwork(self.config, seed=seed, name="synthesis")
         self.build((None, self.z_dim))
@@ -205,16 +208,17 @@ class Generator(keras.Model):
         self.synthesis.build((z_shape[0], self.num_ws, self.w_dim))
         self.built = True
 
-    def call(self, z, truncation_psi=1.0, truncation_cutoff: int | None = None,
+    def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff: int | None = None,
              noise_mode: str = "random", training: bool = False):
-        """``z -> images``; in training mode the mapping updates ``w_avg``.
+        """``(z, c) -> images``; in training mode the mapping updates ``w_avg``.
 
         Args:
             z: ``[N, z_dim]``.
+            c: one-hot labels ``[N, c_dim]`` (conditional networks only).
             truncation_psi, truncation_cutoff: see :meth:`MappingNetwork.call`.
             noise_mode: see :meth:`SynthesisNetwork.call`.
         """
-        ws = self.mapping(z, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
                           update_w_avg=bool(training))
         return self.synthesis(ws, noise_mode=noise_mode)
 

@@ -1,7 +1,9 @@
 """The figures of the render stage, each a function of a generator and seeds.
 
 All figures use constant noise (``noise_mode="const"``, the original ``generate.py``
-default) so that a seed always gives the same picture. Images are uint8 NHWC at the
+default) so that a seed always gives the same picture. A conditional generator's sample
+grid has one row per class; its other figures give the ``i``-th seed of a list class
+``i mod c_dim`` (:func:`seed_labels`). Images are uint8 NHWC at the
 model's resolution (programs and tests use them as they are); :func:`sfkeras.render.render_all`
 enlarges them for people, and :func:`labelled_attention` labels the attention maps.
 """
@@ -14,7 +16,9 @@ import numpy as np
 from keras import ops
 from PIL import Image, ImageDraw
 
+from sfkeras.config.base import ConfigError
 from sfkeras.images import DISPLAY_WIDTH, enlarge, image_grid, to_uint8, z_from_seeds
+from sfkeras.labels import one_hot
 from sfkeras.models.attention_statistics import ATTENTION_LATENTS, attention_statistics
 
 NOISE_MODE = "const"
@@ -23,10 +27,40 @@ NOISE_MODE = "const"
 TITLE_HEIGHT = 46
 
 
-def mapped_ws(generator, seeds: Sequence[int], truncation_psi: float = 1.0) -> np.ndarray:
-    """``ws [len(seeds), num_ws, w_dim]`` of the seeds' latents (see ``z_from_seeds``)."""
+#: Fewest seeds per class row of a conditional generator's sample grid.
+MIN_CLASS_ROW = 8
+
+
+def seed_labels(generator, count: int, class_index: int | None = None) -> np.ndarray | None:
+    """One-hot labels ``[count, c_dim]`` of ``count`` seeds of a conditional generator:
+    all of class ``class_index`` or, with ``None``, classes in turn (seed ``i`` of the
+    list has class ``i mod c_dim``); ``None`` for an unconditional generator.
+
+    Raises:
+        ConfigError: (``--class``) a class for an unconditional generator, or a class out
+            of range.
+    """
+    c_dim = generator.c_dim
+    if not c_dim:
+        if class_index is not None:
+            raise ConfigError("--class", f"is {class_index}, but the network is "
+                              "unconditional (it takes no class): leave --class out")
+        return None
+    if class_index is None:
+        return one_hot(np.arange(count) % c_dim, c_dim)
+    if not 0 <= class_index < c_dim:
+        raise ConfigError("--class", f"{class_index} is out of range: the network has "
+                          f"{c_dim} classes (0-{c_dim - 1})")
+    return one_hot(np.full(count, class_index), c_dim)
+
+
+def mapped_ws(generator, seeds: Sequence[int], truncation_psi: float = 1.0,
+              class_index: int | None = None) -> np.ndarray:
+    """``ws [len(seeds), num_ws, w_dim]`` of the seeds' latents (see ``z_from_seeds``)
+    and, for a conditional generator, their labels (:func:`seed_labels`)."""
     z = z_from_seeds(seeds, generator.z_dim)
-    return ops.convert_to_numpy(generator.mapping(z, truncation_psi=truncation_psi))
+    return ops.convert_to_numpy(generator.mapping(
+        z, seed_labels(generator, len(z), class_index), truncation_psi=truncation_psi))
 
 
 def synthesize(generator, ws: np.ndarray, batch_size: int = 16,
@@ -41,9 +75,17 @@ def synthesize(generator, ws: np.ndarray, batch_size: int = 16,
 
 
 def sample_grid(generator, seeds: Sequence[int], truncation_psi: float = 1.0) -> np.ndarray:
-    """A near-square grid of the seeds' images ``[rows*H, cols*W, C]``."""
-    images = synthesize(generator, mapped_ws(generator, seeds, truncation_psi))
-    return image_grid(images, columns=int(np.ceil(np.sqrt(len(seeds)))))
+    """A near-square grid of the seeds' images ``[rows*H, cols*W, C]``; for a
+    conditional generator one row per class, each with the same first seeds
+    (``ceil(len(seeds) / c_dim)``, at least :data:`MIN_CLASS_ROW` where there are as
+    many), so a column shows one latent in every class."""
+    if not generator.c_dim:
+        images = synthesize(generator, mapped_ws(generator, seeds, truncation_psi))
+        return image_grid(images, columns=int(np.ceil(np.sqrt(len(seeds)))))
+    row = list(seeds)[:max(-(-len(seeds) // generator.c_dim), MIN_CLASS_ROW)]
+    ws = np.concatenate([mapped_ws(generator, row, truncation_psi, class_index)
+                         for class_index in range(generator.c_dim)])
+    return image_grid(synthesize(generator, ws), columns=len(row))
 
 
 def truncation_sweep(generator, seeds: Sequence[int], psis: Sequence[float]) -> np.ndarray:

@@ -53,7 +53,8 @@ def load_projected_ws(path: str | pathlib.Path) -> np.ndarray:
 
 
 def generate_images(generator, seeds: Sequence[int] = (), truncation_psi: float = 1.0,
-                    noise_mode: str = "const", ws: np.ndarray | None = None) -> np.ndarray:
+                    noise_mode: str = "const", ws: np.ndarray | None = None,
+                    class_index: int | None = None) -> np.ndarray:
     """uint8 images ``[N, H, W, C]`` of the seeds' latents (or of ``ws``).
 
     Args:
@@ -63,11 +64,23 @@ def generate_images(generator, seeds: Sequence[int] = (), truncation_psi: float 
         truncation_psi: ``w_avg + psi (w - w_avg)``.
         noise_mode: ``const``, ``random`` or ``none``.
         ws: ``[N, num_ws, w_dim]`` to synthesise instead of the seeds.
+        class_index: the class of every seed's image; required by a conditional
+            generator (as the original's ``--class``), refused by an unconditional one.
+
+    Raises:
+        ConfigError: (``--class``) missing for a conditional generator, given with
+            ``ws`` or for an unconditional generator, or out of range.
     """
     from sfkeras.saved.loader import ExportedGenerator
 
+    if ws is not None and class_index is not None:
+        raise ConfigError("--class", "applies to --seeds: a projected w holds its class")
     if ws is None:
-        ws = mapped_ws(generator, seeds, truncation_psi)
+        if generator.c_dim and class_index is None:
+            raise ConfigError("--class", f"the network is conditional ({generator.c_dim} "
+                              f"classes): choose the class of the images, 0-"
+                              f"{generator.c_dim - 1}")
+        ws = mapped_ws(generator, seeds, truncation_psi, class_index)
     if isinstance(generator, ExportedGenerator):
         if noise_mode != "const":
             raise ConfigError("--noise-mode", f"{noise_mode!r}: a SavedModel synthesises "

@@ -26,7 +26,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sfkeras.render.figures import synthesize
+from sfkeras.config.base import ConfigError
+from sfkeras.render.figures import seed_labels, synthesize
 
 #: Inception activations compared by the default distance (35x35 ... 8x8 maps).
 INCEPTION_LAYERS = ("conv_4", "mixed_2", "mixed_7", "mixed_10")
@@ -119,18 +120,23 @@ def noise_regularization(noises: Sequence[tf.Tensor]) -> tf.Tensor:
     return loss
 
 
-def w_statistics(generator, samples: int, seed: int = 123) -> tuple[np.ndarray, float]:
-    """``(w_avg [1, 1, w_dim], w_std)`` of ``samples`` mapped latents (the original's)."""
+def w_statistics(generator, samples: int, seed: int = 123,
+                 class_index: int | None = None) -> tuple[np.ndarray, float]:
+    """``(w_avg [1, 1, w_dim], w_std)`` of ``samples`` mapped latents (the original's),
+    of class ``class_index`` for a conditional generator."""
     z = np.random.RandomState(seed).randn(samples, generator.z_dim).astype(np.float32)
-    w = np.concatenate([keras.ops.convert_to_numpy(generator.mapping(z[i : i + 1000]))[:, :1]
-                        for i in range(0, samples, 1000)])
+    c = seed_labels(generator, samples, class_index)
+    w = np.concatenate([keras.ops.convert_to_numpy(generator.mapping(
+        z[i : i + 1000], None if c is None else c[i : i + 1000]))[:, :1]
+        for i in range(0, samples, 1000)])
     w_avg = w.mean(axis=0, keepdims=True)
     return w_avg, float(np.sqrt(np.sum((w - w_avg) ** 2) / samples))
 
 
 def project(generator, target: np.ndarray, feature_model: Callable,
             schedule: ProjectionSchedule = ProjectionSchedule(), seed: int = 0,
-            progress: Callable[[int, float], None] | None = None) -> Projection:
+            progress: Callable[[int, float], None] | None = None,
+            class_index: int | None = None) -> Projection:
     """Find the ``w`` whose image is closest to ``target``.
 
     Args:
@@ -142,9 +148,18 @@ def project(generator, target: np.ndarray, feature_model: Callable,
         schedule: see :class:`ProjectionSchedule`.
         seed: seed of the initial noise maps and of the noise added to ``w``.
         progress: called as ``progress(step, distance)`` after every step.
+        class_index: the class to project into (a conditional generator, which needs
+            one: the search starts from that class's mean ``w``).
+
+    Raises:
+        ConfigError: (``--class``) see :func:`~sfkeras.render.figures.seed_labels`; or
+            missing for a conditional generator.
     """
+    if generator.c_dim and class_index is None:
+        raise ConfigError("--class", f"the network is conditional ({generator.c_dim} "
+                          f"classes): choose the class to project into, 0-{generator.c_dim - 1}")
     rng = np.random.default_rng(seed)
-    w_avg, w_std = w_statistics(generator, schedule.w_avg_samples)
+    w_avg, w_std = w_statistics(generator, schedule.w_avg_samples, class_index=class_index)
     w_opt = keras.Variable(w_avg, name="w")
     noises = noise_variables(generator)
     for noise in noises:

@@ -148,7 +148,8 @@ def _networks_of_run(path: pathlib.Path, config: Config | None,
             networks[name] = Discriminator(
                 generator_config.resolution,
                 DiscriminatorConfig.from_dict(run.run_config["discriminator"], "discriminator"),
-                img_channels=generator_config.img_channels, name="D")
+                img_channels=generator_config.img_channels, c_dim=generator_config.c_dim,
+                name="D")
             networks[name].build((None, generator_config.resolution,
                                   generator_config.resolution, generator_config.img_channels))
         else:
@@ -178,11 +179,13 @@ class ExportedGenerator:
     Whichever of its signatures the folder has are used: ``mapping`` (``z,
     truncation_psi -> ws``) and ``synthesis`` (``ws -> uint8 images``) for rendering,
     ``generate`` (``z, truncation_psi -> uint8 images``) or else ``serving_default``
-    (``z -> images``) for evaluation. Constant noise throughout.
+    (``z -> images``) for evaluation. Constant noise throughout. A conditional
+    generator's signatures also take one-hot labels ``c [N, c_dim]``.
 
     Attributes:
         path: the folder.
         z_dim: latent size.
+        c_dim: classes (0: unconditional).
     """
 
     def __init__(self, path: str | pathlib.Path):
@@ -194,6 +197,8 @@ class ExportedGenerator:
         self._signatures = dict(self._loaded.signatures)
         name = self._generate_name()
         self.z_dim = int(self._z_input(name)[1].shape[1])
+        labels = dict(self._signature(name).structured_input_signature[1]).get("c")
+        self.c_dim = 0 if labels is None else int(labels.shape[1])
 
     def _signature(self, name: str):
         if name not in self._signatures:
@@ -210,7 +215,7 @@ class ExportedGenerator:
 
     def _z_input(self, name: str):
         inputs = dict(self._signature(name).structured_input_signature[1])
-        z_names = [key for key in inputs if key != "truncation_psi"]
+        z_names = [key for key in inputs if key not in ("truncation_psi", "c")]
         if len(z_names) != 1 or inputs[z_names[0]].shape.rank != 2:
             raise WeightImportError(f"{self.path}: signature '{name}' must take one latent "
                                     f"input [N, z_dim], got {inputs}")
@@ -231,12 +236,23 @@ class ExportedGenerator:
     def w_dim(self) -> int:
         return int(self._signature("synthesis").structured_input_signature[1]["ws"].shape[2])
 
-    def mapping(self, z, truncation_psi: float = 1.0):
-        """``z [N, z_dim] -> ws [N, num_ws, w_dim]`` float32."""
+    def _labels(self, c) -> dict:
+        """The ``c`` input of a conditional generator's signatures (``{}`` otherwise)."""
+        import tensorflow as tf
+
+        if not self.c_dim:
+            return {}
+        if c is None:
+            raise ValueError(f"{self.path} is a conditional generator (c_dim={self.c_dim}): "
+                             f"pass c, one-hot class labels [N, {self.c_dim}]")
+        return {"c": tf.constant(c, tf.float32)}
+
+    def mapping(self, z, c=None, truncation_psi: float = 1.0):
+        """``z [N, z_dim]`` (and ``c [N, c_dim]``) ``-> ws [N, num_ws, w_dim]`` float32."""
         import tensorflow as tf
 
         return self._signature("mapping")(
-            z=tf.constant(z, tf.float32),
+            z=tf.constant(z, tf.float32), **self._labels(c),
             truncation_psi=tf.constant(truncation_psi, tf.float32))["ws"]
 
     def images(self, ws) -> np.ndarray:
@@ -245,9 +261,10 @@ class ExportedGenerator:
 
         return self._signature("synthesis")(ws=tf.constant(ws, tf.float32))["images"].numpy()
 
-    def generate_fn(self, truncation_psi: float = 1.0) -> Callable[[np.ndarray], np.ndarray]:
-        """``z [N, z_dim] -> uint8 images [N, H, W, C]`` through ``generate`` (or
-        ``serving_default``, which runs with the exported truncation: only 1 is accepted).
+    def generate_fn(self, truncation_psi: float = 1.0) -> Callable[..., np.ndarray]:
+        """``z [N, z_dim]`` (and ``c [N, c_dim]``) ``-> uint8 images [N, H, W, C]``
+        through ``generate`` (or ``serving_default``, which runs with the exported
+        truncation: only 1 is accepted).
 
         Raises:
             WeightImportError: the signature cannot apply ``truncation_psi``, or does not
@@ -271,7 +288,8 @@ class ExportedGenerator:
             raise WeightImportError(f"{self.path}: signature '{name}' must return 'images', "
                                     f"got {outputs}")
 
-        def generate(z: np.ndarray) -> np.ndarray:
-            return signature(**{z_name: tf.constant(z, tf.float32)}, **psi)[output].numpy()
+        def generate(z: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
+            return signature(**{z_name: tf.constant(z, tf.float32)}, **self._labels(c),
+                             **psi)[output].numpy()
 
         return generate

@@ -16,6 +16,7 @@ checkpoints newest first, warning of each unreadable one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -43,9 +44,11 @@ RUN_MANAGEMENT_FIELDS = ("kimg", "checkpoint_kimg", "keep_checkpoints", "keep_sn
                          "snapshot_kimg", "metrics_kimg", "log_kimg", "divergence_loss",
                          "divergence_steps")
 
-#: ``generator`` fields of the paper's ablation variants, at Styleformer's values; a run
-#: key includes them only where they differ.
-VARIANT_DEFAULTS = {"layer_norm": "pre", "demodulate_qk": True}
+#: Fields added after the first runs were keyed (the paper's ablation variants,
+#: conditioning, Freeze-D), by section, at the value every earlier run had: a run key
+#: includes such a field only where it differs, so earlier runs keep their keys.
+KEYED_WHEN_CHANGED = {"generator.layer_norm": "pre", "generator.demodulate_qk": True,
+                      "generator.c_dim": 0, "data.shapes.labels": False, "train.freeze_d": 0}
 
 #: What reading a damaged checkpoint raises: TensorFlow's DataLossError and OpError
 #: (checksums, short index files), IndexError ("Read less bytes than requested") from
@@ -59,8 +62,8 @@ def trajectory_config(config: Config) -> dict[str, Any]:
 
     The ``data``, ``generator``, ``discriminator`` and ``augment`` sections and the
     ``train`` section without :data:`RUN_MANAGEMENT_FIELDS`, ``train.init_from`` by the
-    content hash of its source (a changed source starts a new run); ``generator`` without
-    the :data:`VARIANT_DEFAULTS` it holds.
+    content hash of its source (a changed source starts a new run); the fields of
+    :data:`KEYED_WHEN_CHANGED` only where they differ from their earlier value.
     """
     train = {key: value for key, value in config.train.to_dict().items()
              if key not in RUN_MANAGEMENT_FIELDS}
@@ -68,13 +71,14 @@ def trajectory_config(config: Config) -> dict[str, Any]:
         del train["init_from"]  # keeps the run keys of runs without it
     else:
         train["init_from"] = source_digest(config.train.init_from)
-    generator = config.generator.to_dict()
-    for key, styleformer in VARIANT_DEFAULTS.items():
-        if generator[key] == styleformer:
-            del generator[key]  # keeps the run keys of Styleformer's own runs
-    sections = {"data": config.data.to_dict(), "generator": generator,
+    sections = {"data": config.data.to_dict(), "generator": config.generator.to_dict(),
                 "discriminator": config.discriminator.to_dict(),
                 "augment": config.augment.to_dict(), "train": train}
+    for path, earlier in KEYED_WHEN_CHANGED.items():
+        *parents, key = path.split(".")
+        values = functools.reduce(dict.__getitem__, parents, sections)
+        if values[key] == earlier:
+            del values[key]
     return json.loads(json.dumps(sections))
 
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 
-import keras
-
 from sfkeras.metrics.attention import attention_metrics
 from sfkeras.metrics.evaluate import evaluate_generator
+from sfkeras.metrics.generator_fn import keras_generator_fn
 from sfkeras.metrics.reuse import record_path, training_protocol, write_record
 from sfkeras.training.logging import TrainingLogger
 from sfkeras.training.snapshots import SnapshotStore
@@ -62,12 +61,10 @@ def evaluate_and_log(trainer: Trainer, logger: TrainingLogger,
 
 def evaluate_ema(trainer: Trainer, metrics: TrainingMetrics) -> dict[str, float]:
     """``evaluate.metrics`` of G_ema against the real images of ``metrics``, and its
-    attention statistics (``evaluate.attention_latents``)."""
+    attention statistics (``evaluate.attention_latents``). A conditional G_ema's labels
+    are drawn from the training set's label distribution."""
     generator = trainer.generator_ema
-
-    def generate(z):  # random noise and no truncation, as the original's metrics
-        return keras.ops.convert_to_numpy(generator(z))
-
+    generate = keras_generator_fn(generator)  # random noise, no truncation: the original's
     evaluate = trainer.config.evaluate
     # With the CPU split (train.cpu_replicas), each op runs on one replica's share of
     # the cores: as many concurrent Inception passes keep all of them busy.
@@ -77,7 +74,8 @@ def evaluate_ema(trainer: Trainer, metrics: TrainingMetrics) -> dict[str, float]
                                  split=evaluate.split,
                                  inception_weights=metrics.inception_weights
                                  or evaluate.inception_weights,
-                                 inception_threads=trainer.config.train.cpu_replicas)
+                                 inception_threads=trainer.config.train.cpu_replicas,
+                                 label_distribution=trainer.label_distribution)
     return {**{name: float(value) for name, value in results.items()},
             **attention_metrics(generator, evaluate.attention_latents, evaluate.seed)}
 

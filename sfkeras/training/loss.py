@@ -21,6 +21,11 @@ original's ``loss.mean() * gain``. Its statistics are sums over the replica's sa
 summed over replicas and divided by :attr:`StyleGAN2Loss.stat_batch`, they are the
 global-batch means the original reports.
 
+A conditional network's phases take one-hot labels: ``gen_c`` for the generated images
+(with the latents; the same labels for G and for D's view of its images) and ``real_c``
+for the real ones, as the original's ``gen_c`` and ``real_c``; both are ``None`` for an
+unconditional network.
+
 Randomness is stateless: each call takes a ``seed`` (int ``[2]``) derived from the
 step, phase and replica, from which it draws the style-mixing cutoff, the synthesis
 noise, the augmentations and the path-length noise, so a step is a pure function of the
@@ -183,7 +188,8 @@ class StyleGAN2Loss:
                             "Dreg": self._discriminator_reg_terms}
 
     def accumulate(self, phase: str, z: tf.Tensor | None, reals: tf.Tensor, seed: tf.Tensor,
-                   pl_noise: tf.Tensor | None = None) -> PhaseTerms:
+                   pl_noise: tf.Tensor | None = None, gen_c: tf.Tensor | None = None,
+                   real_c: tf.Tensor | None = None) -> PhaseTerms:
         """Phase ``phase``'s objective and statistics on one replica.
 
         Args:
@@ -194,66 +200,76 @@ class StyleGAN2Loss:
                 augmentation, path-length noise).
             pl_noise: ``Greg``'s image directions (``None``: drawn from ``seed``; see
                 :meth:`generator_path_length`).
+            gen_c, real_c: one-hot labels ``[replica_batch, c_dim]`` of the generated
+                and the real images (``None``: unconditional).
         """
-        return self._objectives[phase](z, reals, seed, pl_noise)
+        return self._objectives[phase](z, reals, seed, pl_noise, gen_c, real_c)
 
-    def _generator_main_terms(self, z, reals, seed, pl_noise) -> PhaseTerms:
-        loss, _ = self.generator_main(z, seed)
+    def _generator_main_terms(self, z, reals, seed, pl_noise, gen_c, real_c) -> PhaseTerms:
+        loss, _ = self.generator_main(z, seed, gen_c)
         return PhaseTerms(objective=tf.reduce_sum(loss) / self.settings.global_batch,
                           stats={"loss/G": tf.reduce_sum(loss)})
 
-    def _generator_reg_terms(self, z, reals, seed, pl_noise) -> PhaseTerms:
+    def _generator_reg_terms(self, z, reals, seed, pl_noise, gen_c, real_c) -> PhaseTerms:
         settings = self.settings
-        loss = self.generator_path_length(z, seed, pl_noise)
+        loss = self.generator_path_length(z, seed, pl_noise, gen_c)
         batch = settings.global_batch // settings.pl_batch_shrink
         return PhaseTerms(
             objective=tf.reduce_sum(loss) * settings.g_reg_interval / batch,
             stats={"loss/pl_penalty": tf.reduce_sum(loss) / settings.pl_weight})
 
-    def _discriminator_main_terms(self, z, reals, seed, pl_noise) -> PhaseTerms:
-        loss, real_logits = self.discriminator_main(z, reals, seed)
+    def _discriminator_main_terms(self, z, reals, seed, pl_noise, gen_c, real_c) -> PhaseTerms:
+        loss, real_logits = self.discriminator_main(z, reals, seed, gen_c, real_c)
         return PhaseTerms(objective=tf.reduce_sum(loss) / self.settings.global_batch,
                           stats={"loss/D": tf.reduce_sum(loss)}, real_logits=real_logits)
 
-    def _discriminator_reg_terms(self, z, reals, seed, pl_noise) -> PhaseTerms:
+    def _discriminator_reg_terms(self, z, reals, seed, pl_noise, gen_c, real_c) -> PhaseTerms:
         settings = self.settings
-        loss, penalty, real_logits = self.discriminator_r1(reals, seed)
+        loss, penalty, real_logits = self.discriminator_r1(reals, seed, real_c)
         return PhaseTerms(
             objective=tf.reduce_sum(loss) * settings.d_reg_interval / settings.global_batch,
             stats={"loss/r1_penalty": tf.reduce_sum(penalty)},
             real_logits=real_logits)
 
-    def run_generator(self, z: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """``z [N, z_dim]`` -> images ``[N, H, W, C]`` and ws ``[N, num_ws, w_dim]``.
+    def run_generator(self, z: tf.Tensor, seed: tf.Tensor,
+                      c: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+        """``z [N, z_dim]`` (and labels ``c [N, c_dim]``) -> images ``[N, H, W, C]`` and
+        ws ``[N, num_ws, w_dim]``.
 
         Updates ``w_avg`` (as the original's mapping does in training mode) and mixes
         styles with probability ``style_mixing_prob``: one cutoff for the minibatch,
-        uniform in ``[1, num_ws)``; ws from the cutoff on come from a second latent.
+        uniform in ``[1, num_ws)``; ws from the cutoff on come from a second latent
+        (with the same labels).
         Random synthesis noise is drawn statelessly from ``seed`` (so it differs per
         step, phase and replica, and resumes exactly).
         """
-        ws = self.generator.mapping(z, update_w_avg=True)
+        ws = self.generator.mapping(z, c, update_w_avg=True)
         if self.settings.style_mixing_prob > 0:
-            ws = self._mix_styles(ws, z, tf.random.experimental.stateless_fold_in(seed, 1))
+            ws = self._mix_styles(ws, z, c, tf.random.experimental.stateless_fold_in(seed, 1))
         noise_seed = tf.cast(tf.random.experimental.stateless_fold_in(seed, 5), tf.int32)
         images = self.generator.synthesis(ws, noise_mode=self.noise_mode, noise_seed=noise_seed)
         return tf.cast(images, tf.float32), ws
 
-    def run_discriminator(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        """Augment (if set) and discriminate: images ``[N, H, W, C]`` -> logits ``[N]``."""
+    def run_discriminator(self, images: tf.Tensor, seed: tf.Tensor,
+                          c: tf.Tensor | None = None) -> tf.Tensor:
+        """Augment (if set) and discriminate: images ``[N, H, W, C]`` (and labels ``c``)
+        -> logits ``[N]``."""
         if self.augment is not None:
             images = self.augment(images, seed=seed)
-        logits = self.discriminator(images)
+        logits = self.discriminator(images, c)
         return tf.reshape(tf.cast(logits, tf.float32), [-1])
 
-    def generator_main(self, z: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Gmain: per-sample ``softplus(-D(G(z)))`` and the fake logits."""
-        images, _ = self.run_generator(z, seed)
-        logits = self.run_discriminator(images, tf.random.experimental.stateless_fold_in(seed, 2))
+    def generator_main(self, z: tf.Tensor, seed: tf.Tensor,
+                       c: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+        """Gmain: per-sample ``softplus(-D(G(z, c), c))`` and the fake logits."""
+        images, _ = self.run_generator(z, seed, c)
+        logits = self.run_discriminator(
+            images, tf.random.experimental.stateless_fold_in(seed, 2), c)
         return tf.nn.softplus(-logits), logits
 
     def generator_path_length(self, z: tf.Tensor, seed: tf.Tensor,
-                              noise: tf.Tensor | None = None) -> tf.Tensor:
+                              noise: tf.Tensor | None = None,
+                              c: tf.Tensor | None = None) -> tf.Tensor:
         """Greg: per-sample path-length penalty times ``pl_weight`` (``[N // shrink]``).
 
         ``noise`` (``[N // shrink, H, W, C]``, standard normal; ``None``: drawn from
@@ -261,9 +277,9 @@ class StyleGAN2Loss:
         original does. Updates the running mean ``pl_mean``.
         """
         batch = tf.shape(z)[0] // self.settings.pl_batch_shrink
-        z = z[:batch]
+        z, c = z[:batch], None if c is None else c[:batch]
         with tf.GradientTape() as tape:
-            images, ws = self.run_generator(z, seed)
+            images, ws = self.run_generator(z, seed, c)
             tape.watch(ws)
             size = tf.cast(tf.shape(images)[1] * tf.shape(images)[2], tf.float32)
             if noise is None:
@@ -277,18 +293,20 @@ class StyleGAN2Loss:
         return tf.square(lengths - pl_mean) * self.settings.pl_weight
 
     def discriminator_main(
-        self, z: tf.Tensor, reals: tf.Tensor, seed: tf.Tensor
+        self, z: tf.Tensor, reals: tf.Tensor, seed: tf.Tensor, gen_c: tf.Tensor | None = None,
+        real_c: tf.Tensor | None = None,
     ) -> tuple[tf.Tensor, tf.Tensor]:
-        """Dmain: per-sample ``softplus(D(G(z))) + softplus(-D(x))`` and the real logits."""
-        fakes, _ = self.run_generator(z, seed)
+        """Dmain: per-sample ``softplus(D(G(z, gen_c), gen_c)) + softplus(-D(x, real_c))``
+        and the real logits."""
+        fakes, _ = self.run_generator(z, seed, gen_c)
         fake_logits = self.run_discriminator(
-            tf.stop_gradient(fakes), tf.random.experimental.stateless_fold_in(seed, 2))
+            tf.stop_gradient(fakes), tf.random.experimental.stateless_fold_in(seed, 2), gen_c)
         real_logits = self.run_discriminator(
-            reals, tf.random.experimental.stateless_fold_in(seed, 4))
+            reals, tf.random.experimental.stateless_fold_in(seed, 4), real_c)
         return tf.nn.softplus(fake_logits) + tf.nn.softplus(-real_logits), real_logits
 
     def discriminator_r1(
-        self, reals: tf.Tensor, seed: tf.Tensor
+        self, reals: tf.Tensor, seed: tf.Tensor, c: tf.Tensor | None = None
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Dreg: per-sample R1 loss ``(gamma/2) * penalty``, the penalty and real logits.
 
@@ -298,19 +316,21 @@ class StyleGAN2Loss:
         with tf.GradientTape() as tape:
             tape.watch(reals)
             logits = self.run_discriminator(
-                reals, tf.random.experimental.stateless_fold_in(seed, 4))
+                reals, tf.random.experimental.stateless_fold_in(seed, 4), c)
             total = tf.reduce_sum(logits)
         grads = tape.gradient(total, reals)
         penalty = tf.reduce_sum(tf.square(tf.cast(grads, tf.float32)), axis=[1, 2, 3])
         return penalty * (self.settings.r1_gamma / 2), penalty, logits
 
-    def _mix_styles(self, ws: tf.Tensor, z: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    def _mix_styles(self, ws: tf.Tensor, z: tf.Tensor, c: tf.Tensor | None,
+                    seed: tf.Tensor) -> tf.Tensor:
         num_ws = ws.shape[1]
         seeds = tf.random.experimental.stateless_split(seed, 3)
         cutoff = tf.random.stateless_uniform([], seeds[0], 1, num_ws, dtype=tf.int32)
         mix = tf.random.stateless_uniform([], seeds[1]) < self.settings.style_mixing_prob
         cutoff = tf.where(mix, cutoff, num_ws)
         other = self.generator.mapping(
-            tf.random.stateless_normal(tf.shape(z), seeds[2], dtype=z.dtype), update_w_avg=False)
+            tf.random.stateless_normal(tf.shape(z), seeds[2], dtype=z.dtype), c,
+            update_w_avg=False)
         keep = tf.range(num_ws) < cutoff
         return tf.where(keep[None, :, None], ws, other)

@@ -17,10 +17,11 @@ import math
 import pathlib
 from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 
 from sfkeras.config import Config
-from sfkeras.data import load
+from sfkeras.data import class_distribution, load
 from sfkeras.data.pipeline import corrupt_shard_error
 from sfkeras.saved.runs import run_checkpoint_dir, run_key, trajectory_config
 from sfkeras.training.checkpoint import TrainingCheckpoint
@@ -67,20 +68,24 @@ def train(
         TrainingInterrupted: SIGINT or SIGTERM arrived; a checkpoint of the last
             finished step was saved (:mod:`~sfkeras.training.interrupts`).
         DataError: a shard of the data set is corrupt (named in the message).
+        ConfigError: ``generator.c_dim`` is not the data set's number of classes.
     """
     train_config = config.train
+    label_distribution = class_distribution(dataset_path, config.generator.c_dim)
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         return load(dataset_path, "train", batch_size=train_config.batch_size,
                     shuffle=True, mirror=train_config.mirror, repeat=True,
-                    seed=train_config.seed, input_context=context)
+                    seed=train_config.seed, with_labels=label_distribution is not None,
+                    input_context=context)
 
     lock = run_folder_lock(out_dir) if is_chief() else contextlib.nullcontext()
     with lock, stop_on_signals():
         try:
             return run_training(config, dataset_fn, out_dir, resume=resume,
                                 max_steps=max_steps, metrics_dataset_path=dataset_path,
-                                inception_weights=inception_weights)
+                                inception_weights=inception_weights,
+                                label_distribution=label_distribution)
         except tf.errors.DataLossError as error:
             raise corrupt_shard_error(dataset_path, "train", error) from error
 
@@ -96,23 +101,27 @@ def run_training(
     noise_mode: str = "random",
     metrics_dataset_path: str | pathlib.Path | None = None,
     inception_weights: str | pathlib.Path | None = None,
+    label_distribution: np.ndarray | None = None,
 ) -> Trainer:
     """:func:`train` on any stream of real images.
 
     Args:
         dataset_fn: input context -> repeated dataset of per-replica batches of real
-            images ``[B, H, W, C]`` in [-1, 1]. On resume at step ``s`` its first
-            ``s`` batches are skipped, so the resumed run sees the same data as an
-            uninterrupted one.
+            images ``[B, H, W, C]`` in [-1, 1] (conditional runs: ``(images, labels)``,
+            ``int64 [B]`` labels). On resume at step ``s`` its first ``s`` batches are
+            skipped, so the resumed run sees the same data as an uninterrupted one.
         strategy: overrides ``train.strategy`` (tests pass logical devices).
         noise_mode: synthesis noise while training.
         metrics_dataset_path: real data for ``train.metrics_kimg`` evaluations.
         inception_weights: their FID Inception weights (``None``:
             ``evaluate.inception_weights``).
+        label_distribution: a conditional run's training-set label distribution (see
+            :class:`~sfkeras.training.trainer.Trainer`).
     """
     out_dir = pathlib.Path(out_dir)
     strategy = strategy or select_strategy(config.train.strategy, config.train.cpu_replicas)
-    trainer = Trainer(config, strategy, noise_mode=noise_mode)
+    trainer = Trainer(config, strategy, noise_mode=noise_mode,
+                      label_distribution=label_distribution)
     window = LossWindow(STEP_STATS)
     checkpoint, resumed = _restore(trainer, window, out_dir, resume)
     start_step = int(trainer.step.numpy())

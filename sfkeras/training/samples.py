@@ -1,7 +1,8 @@
 """The sample grids of a run: G_ema's images of fixed seeds, saved as training goes.
 
 ``out_dir/samples/fakes<nimg>.png`` (nimg zero-padded to 10 digits) holds an 8-column
-grid of :data:`SAMPLE_SEEDS`, with constant noise, enlarged for people. A resumed run
+grid of :data:`SAMPLE_SEEDS`, with constant noise, enlarged for people (a conditional
+generator's row ``r`` of class ``r mod c_dim``). A resumed run
 drops the grids an interrupted call wrote after its restored checkpoint
 (:func:`prune_samples`), so the series has no duplicate or gap.
 """
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import pathlib
 
+import math
+
 import keras
 import numpy as np
 
 from sfkeras.images import enlarge, image_grid, save_png, to_uint8, z_from_seeds
+from sfkeras.labels import row_labels
 
 #: Seeds of the latents of the sample grids (``np.random.RandomState(seed).randn``).
 SAMPLE_SEEDS = tuple(range(64))
@@ -23,11 +27,17 @@ SAMPLE_GRID_COLUMNS = 8
 def sample_images(generator, seeds=SAMPLE_SEEDS, batch_size: int = 16) -> np.ndarray:
     """uint8 images ``[len(seeds), H, W, C]`` of ``generator`` with constant noise.
 
-    The latent of seed ``s`` is the original's ``np.random.RandomState(s).randn(z_dim)``.
+    The latent of seed ``s`` is the original's ``np.random.RandomState(s).randn(z_dim)``;
+    a conditional generator's image ``i`` has class ``(i // SAMPLE_GRID_COLUMNS) mod
+    c_dim`` (a class per row of the grid).
     """
     z = z_from_seeds(seeds, generator.z_dim)
+    c = row_labels(math.ceil(len(z) / SAMPLE_GRID_COLUMNS), SAMPLE_GRID_COLUMNS,
+                   generator.c_dim)[:len(z)] if generator.c_dim else None
     return np.concatenate([
-        to_uint8(keras.ops.convert_to_numpy(generator(z[i:i + batch_size], noise_mode="const")))
+        to_uint8(keras.ops.convert_to_numpy(generator(
+            z[i:i + batch_size], None if c is None else c[i:i + batch_size],
+            noise_mode="const")))
         for i in range(0, len(z), batch_size)])
 
 

@@ -15,6 +15,15 @@ and each replica takes its share, so without per-replica randomness (no augmenta
 no mixing; constant synthesis noise) a step computes the same update on any number of
 replicas. The optimisers sum the replicas' gradients, so the update is that of the
 global-batch objective.
+
+A conditional run (``generator.c_dim > 0``) reads ``(images, labels)`` batches and
+gives the generated images labels drawn, like the latents, for the global batch of each
+phase, from the training set's label distribution (the original's
+``training_set.get_label(random index)``), on a stream of their own.
+
+Freeze-D (``train.freeze_d``) marks the discriminator's first layers non-trainable
+before the optimiser is built: no phase computes their gradients, so they keep the
+weights they start with (``train.init_from``).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from sfkeras.config import Config
@@ -46,19 +56,30 @@ class Trainer:
             ``augment`` and ``train`` sections are used).
         strategy: distribution strategy; every variable is created in its scope.
         noise_mode: synthesis noise while training (``random``; tests use ``const``).
+        label_distribution: ``float [c_dim]``, the training set's fraction of images
+            per class, from which a conditional run draws the generated images' labels
+            (:func:`sfkeras.data.class_distribution`); ``None`` when unconditional.
 
     Attributes:
         generator, generator_ema, discriminator: the networks.
         augment, ada: the augmentation pipe and its controller (``None`` for noaug).
         global_batch, replica_batch: images per step in all, and per replica.
         step: steps done (int64 variable); cur_nimg: real images shown so far.
+        label_distribution: the one given (``None`` for an unconditional run).
     """
 
     def __init__(self, config: Config, strategy: tf.distribute.Strategy, *,
-                 noise_mode: str = "random"):
+                 noise_mode: str = "random", label_distribution: np.ndarray | None = None):
         self.config = config
         self.strategy = strategy
         train = config.train
+        self.c_dim = config.generator.c_dim
+        if self.c_dim and (label_distribution is None or len(label_distribution) != self.c_dim):
+            raise ValueError(f"a conditional run (generator.c_dim={self.c_dim}) needs the "
+                             f"training set's label distribution over {self.c_dim} classes")
+        self.label_distribution = label_distribution if self.c_dim else None
+        self._label_logits = None if not self.c_dim else tf.math.log(
+            tf.constant(label_distribution, tf.float32))[None]
         self.global_batch = train.batch_size
         self.replica_batch = per_replica_batch(strategy, train.batch_size)  # checks the split
         if train.xla and strategy.num_replicas_in_sync > 1:
@@ -84,9 +105,10 @@ class Trainer:
             self.generator_ema = Generator(config.generator, seed=train.seed, name="G_ema")
         resolution, channels = config.generator.resolution, config.generator.img_channels
         self.discriminator = Discriminator(resolution, config.discriminator,
-                                           img_channels=channels, name="D")
+                                           img_channels=channels, c_dim=self.c_dim, name="D")
         self.discriminator.build((None, resolution, resolution, channels))
         self.generator_ema.set_weights(self.generator.get_weights())
+        self.discriminator.freeze_input_layers(train.freeze_d)
 
     def _build_training_state(self, noise_mode: str) -> None:
         config, train = self.config, self.config.train
@@ -137,7 +159,8 @@ class Trainer:
         """One training step on a distributed batch of real images.
 
         Args:
-            reals: the step's real images (a distributed batch).
+            reals: the step's real images (a distributed batch); for a conditional run
+                ``(images, labels)`` with ``int64 [batch]`` labels.
             recorded: random inputs recorded elsewhere, replacing the step's own draws
                 (one replica only; :mod:`sfkeras.training.replay` replays the original's
                 runs with them): ``z/Gmain``, ``z/Greg``, ``z/Dmain``, the global latents
@@ -182,10 +205,15 @@ class Trainer:
     def _replica_step(self, reals, schedule: StepPhases,
                       recorded: dict[str, tf.Tensor] | None) -> dict[str, tf.Tensor]:
         """All phases of one step on this replica's share of the batch."""
-        step_seed = tf.random.experimental.stateless_fold_in(
-            tf.constant([self.config.train.seed, 0], tf.int64), self.step)
-        seeds = tf.random.experimental.stateless_split(step_seed, len(PHASES))
+        seeds, label_seeds = (
+            tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(
+                tf.constant([self.config.train.seed, stream], tf.int64), self.step), len(PHASES))
+            for stream in (0, 1))
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        real_c = None
+        if self.c_dim:
+            reals, labels = reals
+            real_c = tf.one_hot(labels, self.c_dim)
         sums = {}
         for phase in schedule.phases:
             phase_seed = seeds[PHASES.index(phase)]
@@ -193,10 +221,13 @@ class Trainer:
                 z, pl_noise = self._latents(phase_seed, replica), None
             else:
                 z, pl_noise = recorded.get(f"z/{phase.name}"), recorded["pl_noise"]
-            # Latents are sliced from the global batch; the other draws (mixing,
-            # augmentation, path-length noise) are per replica.
+            gen_c = None if not self.c_dim else self._labels(label_seeds[PHASES.index(phase)],
+                                                            replica)
+            # Latents and labels are sliced from the global batch; the other draws
+            # (mixing, augmentation, path-length noise) are per replica.
             seed = tf.random.experimental.stateless_fold_in(phase_seed, replica)
-            stats, grads = self.phase_gradients(phase, z, reals, seed, pl_noise=pl_noise)
+            stats, grads = self.phase_gradients(phase, z, reals, seed, pl_noise=pl_noise,
+                                                gen_c=gen_c, real_c=real_c)
             real_logits = stats.pop("real_logits", None)
             if self.ada is not None and real_logits is not None:
                 self.ada.accumulate(real_logits)
@@ -207,7 +238,8 @@ class Trainer:
 
     def phase_gradients(
         self, phase: Phase | str, z: tf.Tensor | None, reals: tf.Tensor, seed: tf.Tensor,
-        pl_noise: tf.Tensor | None = None,
+        pl_noise: tf.Tensor | None = None, gen_c: tf.Tensor | None = None,
+        real_c: tf.Tensor | None = None,
     ) -> tuple[dict[str, tf.Tensor], list[tf.Tensor]]:
         """Loss statistics and weight gradients of one phase on one replica.
 
@@ -217,7 +249,7 @@ class Trainer:
 
         Args:
             phase: a :class:`~sfkeras.training.loss.Phase` or its name.
-            z, reals, seed, pl_noise: see :meth:`StyleGAN2Loss.accumulate`.
+            z, reals, seed, pl_noise, gen_c, real_c: see :meth:`StyleGAN2Loss.accumulate`.
 
         Returns:
             ``stats``: the phase's loss statistics summed over this replica's samples
@@ -231,7 +263,7 @@ class Trainer:
         # forward pass is then not kept for backpropagation).
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch([variable.value for variable in network.trainable_variables])
-            terms = self.loss.accumulate(phase.name, z, reals, seed, pl_noise)
+            terms = self.loss.accumulate(phase.name, z, reals, seed, pl_noise, gen_c, real_c)
             objective = optimizer.scale_loss(terms.objective) if scaled else terms.objective
         # Weights that do not reach the objective (D's output bias in R1) get zero
         # gradients, as in the original, so that Adam still steps their moments.
@@ -255,6 +287,13 @@ class Trainer:
         """
         z = tf.random.stateless_normal([self.global_batch, self.config.generator.z_dim], seed)
         return z[replica::self.strategy.num_replicas_in_sync]
+
+    def _labels(self, seed, replica) -> tf.Tensor:
+        """This replica's share of the step's global one-hot labels of generated images
+        ``[replica_batch, c_dim]``, drawn from the training set's label distribution
+        (the samples of :meth:`_latents`)."""
+        labels = tf.random.stateless_categorical(self._label_logits, self.global_batch, seed)[0]
+        return tf.one_hot(labels[replica::self.strategy.num_replicas_in_sync], self.c_dim)
 
 
 def nan_to_num(gradient: tf.Tensor) -> tf.Tensor:
