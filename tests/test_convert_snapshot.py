@@ -55,9 +55,16 @@ def snapshot_path():
     return _present(SNAPSHOT)
 
 
-@pytest.mark.parametrize("name, c_dim", [("snapshot_small32", 0), ("snapshot_cond32", 10)])
-def test_snapshot_networks_match_the_original_without_torch(name, c_dim):
-    path = _present(FIXTURES / f"{name}.pkl")
+#: Recorded here by ``benchmarks/record_snapshot.py`` (``tests/fixtures/README.md``): a
+#: conditional Styleformer-L (Linformer at 32x32) with a ``resnet`` D.
+LOCAL_SNAPSHOT = REPO_ROOT / "tests" / "fixtures" / "snapshot_cond_linformer32_resnet.pkl"
+
+
+@pytest.mark.parametrize("path, c_dim", [(FIXTURES / "snapshot_small32.pkl", 0),
+                                         (CONDITIONAL_SNAPSHOT, 10), (LOCAL_SNAPSHOT, 5)],
+                         ids=["small32", "cond32", "cond_linformer32_resnet"])
+def test_snapshot_networks_match_the_original_without_torch(path, c_dim):
+    path = _present(path)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
         [sys.executable, "-c", PARITY_SCRIPT, str(path), str(path.with_suffix(".npz"))],

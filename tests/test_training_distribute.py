@@ -104,6 +104,19 @@ def test_mirrored_random_noise_is_per_replica_and_deterministic(single_device, t
     assert differs_from_constant_noise
 
 
+def test_conditional_replicas_equal_single_device(tmp_path):
+    """Real labels travel with their images and the generated images' labels are drawn
+    for the global batch, so two replicas of a conditional run compute the update of
+    one device."""
+    runs = {name: _run([tmp_path / name, tmp_path / f"{name}.npz", strategy, cpus, "const", 3])
+            for name, strategy, cpus in (("single", "default", 1), ("mirrored", "mirrored", 2))}
+    for process in runs.values():
+        _wait(process)
+    single, mirrored = (_weights(tmp_path / f"{name}.npz") for name in runs)
+    assert int(mirrored["replicas"]) == 2
+    _assert_same_weights(mirrored, single, rtol=1e-4)
+
+
 def test_splitting_the_cpu_after_tensorflow_started_names_the_key_and_the_fix():
     import tensorflow as tf
 

@@ -136,3 +136,34 @@ def test_run_key_follows_the_sources_content(tmp_path):
     assert keys[0] == keys[1] != keys[2]
     stored = trajectory_config(_with_init(config, first))["train"]["init_from"]
     assert json.dumps(stored).startswith('"sha256:')
+
+
+def test_freeze_d_keeps_the_first_layers_of_the_starting_network(source, tmp_path):
+    """Freeze-D: after fine-tuning with ``freeze_d: 3`` (the 16x16 block's fromrgb,
+    conv0 and conv1, as the original counts layers), those weights are bit-identical to
+    the starting network's; every other layer of D has moved."""
+    config, folder, trained = source
+    tuned_config = _with_init(config, folder)
+    tuned_config = tuned_config.replace(train=tuned_config.train.replace(freeze_d=3))
+    assert run_key(tuned_config) != run_key(_with_init(config, folder))
+    tuned = run_training(tuned_config, synthetic_dataset_fn(BATCH), tmp_path, max_steps=2)
+    start = {v.path: np.asarray(v) for v in trained.discriminator.weights}
+    frozen = [layer.name for layer in tuned.discriminator.input_layers()[:3]]
+    assert frozen == ["fromrgb", "conv0", "conv1"]
+    for layer in tuned.discriminator.input_layers()[:3]:
+        assert not layer.trainable
+        for variable in layer.weights:
+            np.testing.assert_array_equal(np.asarray(variable), start[variable.path])
+    others = [layer for layer in tuned.discriminator.input_layers()[3:]] + [
+        tuned.discriminator.epilogue.conv, tuned.discriminator.epilogue.fc,
+        tuned.discriminator.epilogue.out]
+    for layer in others:
+        assert not np.array_equal(np.asarray(layer.kernel), start[layer.kernel.path]), layer.path
+
+
+def test_freeze_d_beyond_the_blocks_layers_names_the_key(source):
+    config, _, _ = source
+    with pytest.raises(ConfigError, match=r"train.freeze_d: is 6, but the discriminator's "
+                                          r"blocks have 5 layers"):
+        Trainer(config.replace(train=config.train.replace(freeze_d=6)),
+                tf.distribute.get_strategy())

@@ -1,10 +1,11 @@
 """Runs a few training steps in a fresh process (distribution tests) and saves weights.
 
 Usage: ``python training_worker.py OUT_DIR WEIGHTS_NPZ STRATEGY [LOGICAL_CPUS
-[NOISE_MODE]]``; ``STRATEGY`` is ``default``, ``mirrored`` or ``multi_worker``
+[NOISE_MODE [C_DIM]]]``; ``STRATEGY`` is ``default``, ``mirrored`` or ``multi_worker``
 (``TF_CONFIG`` set by the caller), or ``cpu_replicas``: ``train.cpu_replicas =
 LOGICAL_CPUS`` with ``strategy: auto``, which lets training split the CPU itself;
-``NOISE_MODE`` is ``const`` (default) or ``random``. Logical CPU devices must be
+``NOISE_MODE`` is ``const`` (default) or ``random``; ``C_DIM`` > 0 trains
+class-conditional networks on uniformly labelled data. Logical CPU devices must be
 configured before TensorFlow starts, hence the separate process.
 """
 
@@ -24,7 +25,7 @@ BATCH = 4
 
 
 def main(out_dir: str, weights_path: str, strategy_name: str, cpus: int = 1,
-         noise_mode: str = "const") -> None:
+         noise_mode: str = "const", c_dim: int = 0) -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from training_setup import synthetic_dataset_fn, tiny_config
 
@@ -32,17 +33,19 @@ def main(out_dir: str, weights_path: str, strategy_name: str, cpus: int = 1,
     from sfkeras.training.run import run_training
 
     if strategy_name == "cpu_replicas":
-        config = tiny_config(strategy="auto", cpu_replicas=cpus, d_reg_interval=2,
+        config = tiny_config(c_dim, strategy="auto", cpu_replicas=cpus, d_reg_interval=2,
                              batch_size=BATCH)
         strategy = None  # run_training selects it from the config
     else:
         physical = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             physical, [tf.config.LogicalDeviceConfiguration()] * cpus)
-        config = tiny_config(strategy=strategy_name, d_reg_interval=2, batch_size=BATCH)
+        config = tiny_config(c_dim, strategy=strategy_name, d_reg_interval=2,
+                             batch_size=BATCH)
         strategy = select_strategy(strategy_name)
-    trainer = run_training(config, synthetic_dataset_fn(BATCH), out_dir, max_steps=STEPS,
-                           strategy=strategy, noise_mode=noise_mode)
+    trainer = run_training(config, synthetic_dataset_fn(BATCH, c_dim=c_dim), out_dir,
+                           max_steps=STEPS, strategy=strategy, noise_mode=noise_mode,
+                           label_distribution=np.full(c_dim, 1 / c_dim) if c_dim else None)
     networks = (trainer.generator, trainer.generator_ema, trainer.discriminator)
     weights = {f"{i}": np.asarray(v) for i, v in
                enumerate(v for network in networks for v in network.trainable_variables)}
@@ -54,4 +57,5 @@ def main(out_dir: str, weights_path: str, strategy_name: str, cpus: int = 1,
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:5]), *sys.argv[5:6])
+    main(sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:5]), *sys.argv[5:6],
+         *map(int, sys.argv[6:7]))

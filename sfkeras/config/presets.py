@@ -85,13 +85,18 @@ _STYLEFORMER_C_256 = {"resolution": 256, "num_layers": [1, 2, 1, 1, 1, 1],
                       "styleformer_max_resolution": 32}
 
 
-def _tfds(name: str, resolution: int, splits=("train",), crop: str = "center") -> dict:
-    """A TFDS data set; choosing its preset is choosing to let TFDS download it."""
+def _tfds(name: str, resolution: int, splits=("train",), crop: str = "center",
+          label_key: str | None = None) -> dict:
+    """A TFDS data set; choosing its preset is choosing to let TFDS download it. With
+    ``label_key`` its labels are kept, in a folder of its own (``<name>_labels``)."""
+    tfds = {"name": name, "splits": list(splits), "crop": crop, "download": True}
+    if label_key is not None:
+        tfds["label_key"] = label_key
     return {
-        "name": name.replace("/", "_"),
+        "name": name.replace("/", "_") + ("_labels" if label_key else ""),
         "source": "tfds",
         "resolution": resolution,
-        "tfds": {"name": name, "splits": list(splits), "crop": crop, "download": True},
+        "tfds": tfds,
     }
 
 
@@ -110,16 +115,21 @@ def _folder(name: str, resolution: int) -> dict:
             "folder": {"path": f"datasets/{name}"}}
 
 
-def _shapes(resolution: int, hidden: list[int]) -> Preset:
+def _shapes(resolution: int, hidden: list[int], conditional: bool = False) -> Preset:
     """The built-in shapes at ``resolution`` (offline), a small Styleformer from an 8x8
     constant (``hidden``: one width per resolution; Linformer k=64 from 32x32 on, full
     attention below) and a small D, trained for 40 kimg on two CPU replicas and
-    evaluated with fid1k/kid1k."""
+    evaluated with fid1k/kid1k. ``conditional``: labelled by the kind of the largest
+    shape (3 classes), with a class-conditional G and D."""
+    data = {"name": f"shapes{resolution}", "source": "shapes", "resolution": resolution}
+    if conditional:
+        data = {**data, "name": f"shapes{resolution}_labels", "shapes": {"labels": True}}
     return Preset({
-        "data": {"name": f"shapes{resolution}", "source": "shapes", "resolution": resolution},
+        "data": data,
         "generator": {
             "resolution": resolution, "num_layers": [1] * len(hidden), "hidden": hidden,
             "depth": 32, "z_dim": 128, "w_dim": 128, "linformer": True, "linformer_dim": 64,
+            **({"c_dim": 3} if conditional else {}),
         },
         # 64 channels: with 32, D falls to chance level (loss/D -> 2 ln 2) within ~30 kimg
         # and FID stops improving; 64 cost a third of the speed and improved fid1k more.
@@ -143,12 +153,19 @@ PRESETS: dict[str, Preset] = {
     # minutes on a 2-core CPU (README, Quick start); its 40 kimg take fid1k from 304
     # (initialisation) to 67 and kid1k from 0.389 to 0.049.
     "shapes16": _shapes(16, [128, 64]),
+    # The same, class-conditional: each image labelled by the kind of its largest shape.
+    "shapes16_cond": _shapes(16, [128, 64], conditional=True),
     # The same at 32x32 (3x slower per kimg): fid1k 272 -> 166 in 40 kimg.
     "shapes32": _shapes(32, [128, 64, 32]),
     # CIFAR-10 32x32, Styleformer-Large: FID 2.82 in the paper.
     "cifar10": _paper(
         _tfds("cifar10", 32),
         {"resolution": 32, "num_layers": [1, 3, 3], "hidden": [1024, 512, 512]},
+        _CIFAR_D, _CIFAR_TRAIN),
+    # The same, class-conditional on the 10 classes (the original's --cfg=cifar --cond=1).
+    "cifar10_cond": _paper(
+        _tfds("cifar10", 32, label_key="label"),
+        {"resolution": 32, "num_layers": [1, 3, 3], "hidden": [1024, 512, 512], "c_dim": 10},
         _CIFAR_D, _CIFAR_TRAIN),
     # The ablation model of the paper (Table 4), trained in the CIFAR-10 setting.
     "ablation": _paper(

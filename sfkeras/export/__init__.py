@@ -12,8 +12,9 @@ Every artifact maps ``z float32 [N, z_dim]`` (and, for a conditional generator, 
 labels ``c float32 [N, c_dim]``) to ``images uint8 [N, H, W, 3]`` with constant noise and
 the export's truncation psi (the SavedModel's ``serving_default``). Before the export
 succeeds, each is run by its own runtime on :data:`CHECK_SEEDS`' latents (seed ``i`` of
-class ``i mod c_dim``) and compared with the Keras generator: more than :data:`TOLERANCE` uint8 levels apart
-anywhere fails the export, naming the format and the difference.
+class ``i mod c_dim``) and compared with the Keras generator: more than
+:data:`TOLERANCE` uint8 levels apart anywhere fails the export, naming the format and
+the difference.
 """
 
 from __future__ import annotations

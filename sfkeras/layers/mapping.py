@@ -46,8 +46,9 @@ class MappingNetwork(keras.layers.Layer):
     ``z`` is normalised by its second moment; a conditional network (``c_dim > 0``)
     embeds the one-hot ``c`` with the linear layer ``embed`` (``c_dim -> w_dim``),
     normalises the embedding by its second moment too and concatenates it after ``z``.
-    The result passes through ``num_layers`` equalised dense layers (leaky ReLU 0.2 times sqrt(2), learning-rate multiplier
-    0.01); the resulting ``w`` is broadcast to ``num_ws`` copies. ``w_avg`` (a
+    The result passes through ``num_layers`` equalised dense layers (leaky ReLU 0.2
+    times sqrt(2), learning-rate multiplier 0.01); the resulting ``w`` is broadcast to
+    ``num_ws`` copies. ``w_avg`` (a
     non-trainable variable, averaged across replicas) tracks the mean ``w`` with decay
     ``w_avg_beta`` when asked to; truncation moves ws towards it.
 

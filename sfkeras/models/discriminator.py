@@ -15,8 +15,8 @@ import keras
 from keras import ops
 
 from sfkeras.config.discriminator import DiscriminatorConfig
-from sfkeras.layers.discriminator import DiscriminatorBlock, DiscriminatorEpilogue
 from sfkeras.errors import ConfigError
+from sfkeras.layers.discriminator import DiscriminatorBlock, DiscriminatorEpilogue
 from sfkeras.layers.mapping import LabelMapping
 
 #: Resolutions at which the epilogue may start (powers of two and 3 * 2**k images).

@@ -9,9 +9,8 @@ drops the grids an interrupted call wrote after its restored checkpoint
 
 from __future__ import annotations
 
-import pathlib
-
 import math
+import pathlib
 
 import keras
 import numpy as np
