@@ -14,7 +14,7 @@ from sfkeras.layers import (
     StyleformerStage,
 )
 from sfkeras.layers.attention import layer_norm
-from sfkeras.layers.mapping import normalize_2nd_moment
+from sfkeras.layers.mapping import LabelMapping, normalize_2nd_moment
 from sfkeras.layers.modulation import demodulation
 from sfkeras.models.generator import Generator
 
@@ -202,8 +202,11 @@ def test_attention_maps_index_every_layer(rng):
 def _built_layers():
     generator = Generator(TINY, seed=3)
     stage = generator.synthesis.stages[0]
+    conditional = Generator(TINY.replace(c_dim=3), seed=3)
+    label_mapping = LabelMapping(3, 16, name="mapping")
+    label_mapping.build((None, 3))
     return [stage.encoders[0], stage.torgb, stage, generator.mapping, generator.synthesis,
-            generator]
+            generator, conditional.mapping, conditional, label_mapping]
 
 
 @pytest.mark.parametrize("layer", _built_layers(), ids=lambda layer: type(layer).__name__)
