@@ -205,10 +205,7 @@ class Trainer:
     def _replica_step(self, reals, schedule: StepPhases,
                       recorded: dict[str, tf.Tensor] | None) -> dict[str, tf.Tensor]:
         """All phases of one step on this replica's share of the batch."""
-        seeds, label_seeds = (
-            tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(
-                tf.constant([self.config.train.seed, stream], tf.int64), self.step), len(PHASES))
-            for stream in (0, 1))
+        seeds, label_seeds = self._phase_seeds(stream=0), self._phase_seeds(stream=1)
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
         real_c = None
         if self.c_dim:
@@ -221,8 +218,8 @@ class Trainer:
                 z, pl_noise = self._latents(phase_seed, replica), None
             else:
                 z, pl_noise = recorded.get(f"z/{phase.name}"), recorded["pl_noise"]
-            gen_c = None if not self.c_dim else self._labels(label_seeds[PHASES.index(phase)],
-                                                            replica)
+            gen_c = self._labels(label_seeds[PHASES.index(phase)], replica) \
+                if self.c_dim else None
             # Latents and labels are sliced from the global batch; the other draws
             # (mixing, augmentation, path-length noise) are per replica.
             seed = tf.random.experimental.stateless_fold_in(phase_seed, replica)
@@ -235,6 +232,13 @@ class Trainer:
             optimizer.apply(grads, network.trainable_variables)
             sums.update(stats)
         return sums
+
+    def _phase_seeds(self, stream: int) -> tf.Tensor:
+        """``[len(PHASES), 2]``: a seed per phase of this step on the random ``stream``
+        (0: the latents and every other draw; 1: the generated images' labels)."""
+        step_seed = tf.random.experimental.stateless_fold_in(
+            tf.constant([self.config.train.seed, stream], tf.int64), self.step)
+        return tf.random.experimental.stateless_split(step_seed, len(PHASES))
 
     def phase_gradients(
         self, phase: Phase | str, z: tf.Tensor | None, reals: tf.Tensor, seed: tf.Tensor,
