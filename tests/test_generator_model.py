@@ -36,12 +36,15 @@ def test_preset_generates_an_image_at_real_size(preset):
     config = config_from_params({"preset": preset}).generator
     generator = Generator(config, seed=0)
     z = np.random.default_rng(0).normal(size=(1, config.z_dim)).astype("float32")
-    image = np.asarray(generator(z))
+    c = np.eye(config.c_dim, dtype="float32")[:1] if config.c_dim else None
+    image = np.asarray(generator(z, c))
     assert image.shape == (1, config.resolution, config.resolution, 3)
     assert image.dtype == np.float32 and np.isfinite(image).all()
     counts = parameter_counts(config)
     print(f"{preset}: {counts}")
     mapping = config.mapping_layers * (config.w_dim + 1) * config.w_dim  # z_dim == w_dim
+    if config.c_dim:  # the label embedding, and fc0's inputs for it
+        mapping += (config.c_dim + 1) * config.w_dim + config.w_dim * config.w_dim
     assert counts["mapping"] == mapping
     assert counts["total"] == counts["mapping"] + counts["synthesis"]
     assert counts["total"] == sum(int(np.prod(v.shape)) for v in generator.trainable_weights)

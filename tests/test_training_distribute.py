@@ -53,12 +53,17 @@ def _weights(path) -> dict[str, np.ndarray]:
 ADAM_ROUNDING = 1e-5
 
 
-def _assert_same_weights(a, b, rtol):
+#: The same for a conditional run, whose mapping networks take twice the inputs: seen
+#: 2.3e-5 (1.2% of a step) on one of the 2,048 entries of G's first mapping layer with
+#: TensorFlow's own kernels (oneDNN off).
+CONDITIONAL_ADAM_ROUNDING = 5e-5
+
+
+def _assert_same_weights(a, b, rtol, atol=ADAM_ROUNDING):
     assert a.keys() == b.keys()
     for key in a:
         if key not in ("replicas", "intra_op_threads"):
-            np.testing.assert_allclose(a[key], b[key], rtol=rtol, atol=ADAM_ROUNDING,
-                                       err_msg=key)
+            np.testing.assert_allclose(a[key], b[key], rtol=rtol, atol=atol, err_msg=key)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +119,7 @@ def test_conditional_replicas_equal_single_device(tmp_path):
         _wait(process)
     single, mirrored = (_weights(tmp_path / f"{name}.npz") for name in runs)
     assert int(mirrored["replicas"]) == 2
-    _assert_same_weights(mirrored, single, rtol=1e-4)
+    _assert_same_weights(mirrored, single, rtol=1e-4, atol=CONDITIONAL_ADAM_ROUNDING)
 
 
 def test_splitting_the_cpu_after_tensorflow_started_names_the_key_and_the_fix():

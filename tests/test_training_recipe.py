@@ -101,7 +101,7 @@ class _StubGenerator:
     num_ws = 6
 
     class _Mapping:
-        def __call__(self, z, update_w_avg=False):
+        def __call__(self, z, c=None, update_w_avg=False):
             return tf.tile(z[:, None, :1], [1, _StubGenerator.num_ws, 1])
 
     def __init__(self):

@@ -153,9 +153,10 @@ class StyleGAN2Loss:
     """The four training phases' losses for a generator ``G`` and discriminator ``D``.
 
     Args:
-        generator: ``Generator`` with ``mapping(z, update_w_avg=...)`` and
+        generator: ``Generator`` with ``mapping(z, c, update_w_avg=...)`` and
             ``synthesis(ws, noise_mode=...)``.
-        discriminator: maps NHWC images in [-1, 1] to logits ``[N, 1]``.
+        discriminator: maps NHWC images in [-1, 1] (and labels ``c``, when given) to
+            logits ``[N, 1]``.
         settings: loss hyper-parameters.
         augment: ``augment(images, seed=...)`` applied to every image D sees
             (``AugmentPipe``; ``None``: no augmentation).
@@ -245,7 +246,7 @@ class StyleGAN2Loss:
         """
         ws = self.generator.mapping(z, c, update_w_avg=True)
         if self.settings.style_mixing_prob > 0:
-            ws = self._mix_styles(ws, z, c, tf.random.experimental.stateless_fold_in(seed, 1))
+            ws = self._mix_styles(ws, z, tf.random.experimental.stateless_fold_in(seed, 1), c)
         noise_seed = tf.cast(tf.random.experimental.stateless_fold_in(seed, 5), tf.int32)
         images = self.generator.synthesis(ws, noise_mode=self.noise_mode, noise_seed=noise_seed)
         return tf.cast(images, tf.float32), ws
@@ -256,7 +257,7 @@ class StyleGAN2Loss:
         -> logits ``[N]``."""
         if self.augment is not None:
             images = self.augment(images, seed=seed)
-        logits = self.discriminator(images, c)
+        logits = self.discriminator(images) if c is None else self.discriminator(images, c)
         return tf.reshape(tf.cast(logits, tf.float32), [-1])
 
     def generator_main(self, z: tf.Tensor, seed: tf.Tensor,
@@ -322,8 +323,8 @@ class StyleGAN2Loss:
         penalty = tf.reduce_sum(tf.square(tf.cast(grads, tf.float32)), axis=[1, 2, 3])
         return penalty * (self.settings.r1_gamma / 2), penalty, logits
 
-    def _mix_styles(self, ws: tf.Tensor, z: tf.Tensor, c: tf.Tensor | None,
-                    seed: tf.Tensor) -> tf.Tensor:
+    def _mix_styles(self, ws: tf.Tensor, z: tf.Tensor, seed: tf.Tensor,
+                    c: tf.Tensor | None = None) -> tf.Tensor:
         num_ws = ws.shape[1]
         seeds = tf.random.experimental.stateless_split(seed, 3)
         cutoff = tf.random.stateless_uniform([], seeds[0], 1, num_ws, dtype=tf.int32)
