@@ -28,6 +28,12 @@ def draw_labels(distribution: np.ndarray, count: int, rng: np.random.Generator) 
                    len(distribution))
 
 
+def cycled_labels(count: int, c_dim: int) -> np.ndarray:
+    """One-hot labels of ``count`` images, image ``i`` of class ``i mod c_dim``:
+    ``float32 [count, c_dim]``."""
+    return one_hot(np.arange(count) % c_dim, c_dim)
+
+
 def row_labels(rows: int, columns: int, c_dim: int) -> np.ndarray:
     """One-hot labels of a ``rows`` x ``columns`` grid, row-major, row ``r`` of class
     ``r mod c_dim``: ``float32 [rows * columns, c_dim]``."""

@@ -72,9 +72,8 @@ def discriminator_table(model: Discriminator) -> dict[str, Target]:
         for i, layer in enumerate(model.mapping.dense_layers):
             table.update(dense_targets(f"mapping.fc{i}", layer))
     for block in model.blocks:
-        for conv in (block.fromrgb, block.conv0, block.conv1, block.skip):
-            if conv is not None:
-                table.update(_conv_targets(f"{block.name}.{conv.name}", conv))
+        for conv in block.layers_from_input():
+            table.update(_conv_targets(f"{block.name}.{conv.name}", conv))
     epilogue = model.epilogue
     if epilogue.fromrgb is not None:
         table.update(_conv_targets(f"{epilogue.name}.fromrgb", epilogue.fromrgb))

@@ -34,7 +34,7 @@ from sfkeras.export.portable import run_litert, run_onnx, write_litert, write_on
 from sfkeras.export.saved_model import run_saved_model, write_saved_model
 from sfkeras.export.serving import NOISE_MODE, images_uint8
 from sfkeras.images import z_from_seeds
-from sfkeras.labels import one_hot
+from sfkeras.labels import cycled_labels
 from sfkeras.saved.loader import load_generator
 
 #: Seeds of the latents every artifact is checked on (``z_from_seeds``).
@@ -101,7 +101,7 @@ def export_generator(network: pathlib.Path, out_dir: pathlib.Path, *,
     generator = load_generator(network)
     inputs = {"z": z_from_seeds(CHECK_SEEDS, generator.z_dim)}
     if generator.c_dim:
-        inputs["c"] = one_hot(np.asarray(CHECK_SEEDS) % generator.c_dim, generator.c_dim)
+        inputs["c"] = cycled_labels(len(CHECK_SEEDS), generator.c_dim)
     expected = np.asarray(images_uint8(generator(
         inputs["z"], inputs.get("c"), truncation_psi=truncation_psi, noise_mode=NOISE_MODE)))
     # Written next to out_dir and moved into place once every artifact passed its check:

@@ -129,6 +129,12 @@ class DiscriminatorBlock(keras.layers.Layer):
             self.skip = EqualizedConv2D(out_channels, 1, use_bias=False, down=2,
                                         gain=branch_gain, name="skip")
 
+    def layers_from_input(self) -> list[EqualizedConv2D]:
+        """Its layers in the order the original numbers them (``fromrgb`` where it has
+        one, ``conv0``, ``conv1``, ``skip`` for ``resnet``)."""
+        return [layer for layer in (self.fromrgb, self.conv0, self.conv1, self.skip)
+                if layer is not None]
+
     def build(self, x_shape, img_shape=None):
         if self.fromrgb is not None:
             self.fromrgb.build(img_shape)

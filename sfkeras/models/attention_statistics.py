@@ -22,7 +22,7 @@ import collections
 import numpy as np
 from keras import ops
 
-from sfkeras.labels import one_hot
+from sfkeras.labels import cycled_labels
 
 #: Latents the statistics average over by default.
 ATTENTION_LATENTS = 256
@@ -45,8 +45,7 @@ def attention_statistics(generator, num_latents: int = ATTENTION_LATENTS, seed: 
         no entry.
     """
     z = np.random.default_rng(seed).standard_normal((num_latents, generator.z_dim))
-    c = one_hot(np.arange(num_latents) % generator.c_dim, generator.c_dim) \
-        if generator.c_dim else None
+    c = cycled_labels(num_latents, generator.c_dim) if generator.c_dim else None
     sums = collections.defaultdict(lambda: np.zeros(2))
     for start in range(0, num_latents, batch_size):
         ws = generator.mapping(z[start:start + batch_size].astype(np.float32),

@@ -97,9 +97,7 @@ class Discriminator(keras.Model):
         (its ``first_layer_idx``, which Freeze-D counts): per block, highest resolution
         first, ``fromrgb`` (where the block has one), ``conv0``, ``conv1`` and ``skip``
         (``resnet``)."""
-        return [layer for block in self.blocks
-                for layer in (block.fromrgb, block.conv0, block.conv1, block.skip)
-                if layer is not None]
+        return [layer for block in self.blocks for layer in block.layers_from_input()]
 
     def freeze_input_layers(self, count: int) -> None:
         """Freeze-D: make the first ``count`` :meth:`input_layers` non-trainable.

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from sfkeras.config.base import ConfigError
 from sfkeras.images import DISPLAY_WIDTH, enlarge, image_grid, to_uint8, z_from_seeds
-from sfkeras.labels import one_hot
+from sfkeras.labels import cycled_labels, one_hot
 from sfkeras.models.attention_statistics import ATTENTION_LATENTS, attention_statistics
 
 NOISE_MODE = "const"
@@ -47,7 +47,7 @@ def seed_labels(generator, count: int, class_index: int | None = None) -> np.nda
                               "unconditional (it takes no class): leave --class out")
         return None
     if class_index is None:
-        return one_hot(np.arange(count) % c_dim, c_dim)
+        return cycled_labels(count, c_dim)
     if not 0 <= class_index < c_dim:
         raise ConfigError("--class", f"{class_index} is out of range: the network has "
                           f"{c_dim} classes (0-{c_dim - 1})")
