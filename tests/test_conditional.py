@@ -40,7 +40,7 @@ def generator():
 def labelled(tmp_path_factory):
     """A tiny prepared shapes set labelled by shape kind (3 classes)."""
     config = DataConfig(name="shapes16_labels", resolution=16, images_per_shard=16,
-                        shapes=ShapesSourceConfig(num_train=32, num_test=0, labels=True))
+                        shapes=ShapesSourceConfig(num_train=32, num_test=0, labels="kind"))
     return prepare_dataset(config, tmp_path_factory.mktemp("data"), progress=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 import hashlib
 import json
 import math
@@ -11,10 +12,11 @@ import numpy as np
 import PIL.ImageDraw
 import pytest
 
+from sfkeras.config import ConfigError
 from sfkeras.config.data import DataConfig, ShapesSourceConfig
 from sfkeras.data import DataError, iterate_uint8, load, load_manifest, prepare_dataset
 from sfkeras.data.manifest import MANIFEST_NAME
-from sfkeras.data.shapes import SHAPE_KINDS, labelled_shape_image, shape_image
+from sfkeras.data.shapes import COLOUR_CLASSES, SHAPE_KINDS, labelled_shape_image, shape_image
 
 RESOLUTION = 16
 PINNED_SHA256 = (
@@ -28,7 +30,7 @@ KEPT = {"train": 7, "test": 3}
 """Images per split of the ``labelled`` fixture: 7 of 10 (``max_images``) and all 3."""
 
 
-def _prepare(root: pathlib.Path, labels: bool, **changes) -> pathlib.Path:
+def _prepare(root: pathlib.Path, labels: str | None, **changes) -> pathlib.Path:
     shapes = ShapesSourceConfig(num_train=10, num_test=3, seed=1, labels=labels)
     config = DataConfig(name="shapes", resolution=RESOLUTION, images_per_shard=4,
                         shapes=shapes, **changes)
@@ -38,7 +40,7 @@ def _prepare(root: pathlib.Path, labels: bool, **changes) -> pathlib.Path:
 @pytest.fixture(scope="module")
 def labelled(tmp_path_factory) -> pathlib.Path:
     """Labelled shapes: ``KEPT`` images per split."""
-    return _prepare(tmp_path_factory.mktemp("labelled"), labels=True, max_images=7)
+    return _prepare(tmp_path_factory.mktemp("labelled"), labels="kind", max_images=7)
 
 
 def test_pixels_are_those_drawn_before_labels_existed():
@@ -50,32 +52,34 @@ def test_pixels_are_those_drawn_before_labels_existed():
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_labelled_images_have_the_same_pixels(split):
     for index in range(20):
-        image, _ = labelled_shape_image(RESOLUTION, 3, split, index)
+        image, _ = labelled_shape_image(RESOLUTION, 3, split, index, "kind")
         np.testing.assert_array_equal(image, shape_image(RESOLUTION, 3, split, index))
 
 
 def test_labels_are_in_range_and_every_kind_occurs():
-    labels = [labelled_shape_image(RESOLUTION, 0, "train", index)[1] for index in range(300)]
+    labels = [labelled_shape_image(RESOLUTION, 0, "train", index, "kind")[1]
+              for index in range(300)]
     assert all(isinstance(label, int) for label in labels)
     assert set(labels) == set(range(len(SHAPE_KINDS)))
 
 
 @pytest.fixture
-def drawn_shapes(monkeypatch) -> list[tuple[str, float]]:
-    """``(kind, area)`` of every shape drawn from now on, measured on the drawn geometry."""
+def drawn_shapes(monkeypatch) -> list[tuple[str, float, tuple[int, int, int]]]:
+    """``(kind, area, fill)`` of every shape drawn from now on, measured on the drawn
+    geometry (``fill``: its RGB colour)."""
     shapes = []
     ellipse, polygon = PIL.ImageDraw.ImageDraw.ellipse, PIL.ImageDraw.ImageDraw.polygon
 
     def record_ellipse(self, box, **options):
         left, top, right, bottom = box
         assert right - left == pytest.approx(bottom - top)  # a circle
-        shapes.append(("circle", math.pi * ((right - left) / 2) ** 2))
+        shapes.append(("circle", math.pi * ((right - left) / 2) ** 2, options["fill"]))
         return ellipse(self, box, **options)
 
     def record_polygon(self, corners, **options):
         x, y = np.asarray(corners).T
         area = abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2  # shoelace
-        shapes.append(({4: "square", 3: "triangle"}[len(corners)], area))
+        shapes.append(({4: "square", 3: "triangle"}[len(corners)], area, options["fill"]))
         return polygon(self, corners, **options)
 
     monkeypatch.setattr(PIL.ImageDraw.ImageDraw, "ellipse", record_ellipse)
@@ -87,11 +91,46 @@ def test_the_label_is_the_kind_of_the_largest_drawn_shape(drawn_shapes):
     not_the_first = 0
     for index in range(100):
         drawn_shapes.clear()
-        _, label = labelled_shape_image(RESOLUTION, 0, "train", index)
-        largest, _ = max(drawn_shapes, key=lambda shape: shape[1])
+        _, label = labelled_shape_image(RESOLUTION, 0, "train", index, "kind")
+        largest, _, _ = max(drawn_shapes, key=lambda shape: shape[1])
         assert SHAPE_KINDS[label] == largest, f"image {index}: drawn {drawn_shapes}"
         not_the_first += largest != drawn_shapes[0][0]
     assert not_the_first > 5  # the images tell the largest shape from the first drawn
+
+
+def test_colour_labels_bound_every_shape_hue(drawn_shapes):
+    labels = []
+    for index in range(150):
+        drawn_shapes.clear()
+        image, label = labelled_shape_image(RESOLUTION, 0, "train", index, "colour")
+        labels.append(label)
+        for _, _, fill in drawn_shapes:
+            hue, _, _ = colorsys.rgb_to_hsv(*(channel / 255 for channel in fill))
+            distance = abs((hue - label / len(COLOUR_CLASSES) + 0.5) % 1.0 - 0.5)
+            assert distance <= 1 / 6 + 0.01, f"image {index}: hue {hue:.3f}, class {label}"
+        assert image.shape == (RESOLUTION, RESOLUTION, 3) and image.dtype == np.uint8
+    assert 35 < min(np.bincount(labels, minlength=len(COLOUR_CLASSES)))  # 50 expected
+
+
+def test_colour_labelled_sets_are_their_own_images_and_classes(tmp_path):
+    coloured = _prepare(tmp_path, labels="colour")
+    assert load_manifest(coloured).label_names == COLOUR_CLASSES
+    drawn = [labelled_shape_image(RESOLUTION, 1, "train", index, "colour")
+             for index in range(10)]
+    batches = load(coloured, "train", batch_size=10, shuffle=False, repeat=False,
+                   with_labels=True)
+    images, labels = next(iter(batches))
+    assert labels.numpy().tolist() == [label for _, label in drawn]
+    np.testing.assert_array_equal(next(iterate_uint8(coloured, "train", batch_size=10)),
+                                  np.stack([image for image, _ in drawn]))
+    assert any((image != shape_image(RESOLUTION, 1, "train", index)).any()
+               for index, (image, _) in enumerate(drawn))
+
+
+@pytest.mark.parametrize("labels", [True, "shape", 1])
+def test_shape_labels_other_than_kind_colour_or_null_are_refused(labels):
+    with pytest.raises(ConfigError, match=r"data.shapes.labels.*one of \['kind', 'colour'\]"):
+        DataConfig.from_dict({"shapes": {"labels": labels}}, "data")
 
 
 def test_prepare_counts_the_labels_it_writes(labelled):
@@ -99,7 +138,7 @@ def test_prepare_counts_the_labels_it_writes(labelled):
     assert manifest.label_names == SHAPE_KINDS
     for split, info in manifest.splits.items():
         assert info.num_images == sum(info.label_counts) == KEPT[split]
-        drawn = [labelled_shape_image(RESOLUTION, 1, split, index)[1]
+        drawn = [labelled_shape_image(RESOLUTION, 1, split, index, "kind")[1]
                  for index in range(KEPT[split])]
         assert info.label_counts == tuple(np.bincount(drawn, minlength=len(SHAPE_KINDS)))
         batches = load(labelled, split, batch_size=4, shuffle=False, repeat=False,
@@ -109,7 +148,7 @@ def test_prepare_counts_the_labels_it_writes(labelled):
 
 
 def test_labels_leave_the_prepared_images_unchanged(labelled, tmp_path):
-    unlabelled = _prepare(tmp_path, labels=False, max_images=7)
+    unlabelled = _prepare(tmp_path, labels=None, max_images=7)
     manifest = load_manifest(unlabelled)
     assert manifest.label_names is None
     assert all(info.label_counts is None for info in manifest.splits.values())
@@ -128,7 +167,7 @@ def test_label_distribution_is_the_fraction_of_each_class(labelled):
 
 
 def test_label_distribution_of_unlabelled_data_is_an_error(tmp_path):
-    manifest = load_manifest(_prepare(tmp_path, labels=False))
+    manifest = load_manifest(_prepare(tmp_path, labels=None))
     with pytest.raises(DataError, match="has no labels; prepare it with labels"):
         manifest.label_distribution()
 

@@ -16,14 +16,16 @@ class ShapesSourceConfig(Section):
         num_train: images in the ``train`` split.
         num_test: images in the held-out ``test`` split.
         seed: seed of the generator; the same seed gives the same images.
-        labels: label each image with the kind of its largest shape (``circle``,
-            ``square`` or ``triangle``, by area). The images are the same either way.
+        labels: class labels (``null``: none): ``kind`` labels each image with the kind
+            of its largest shape by area (``circle``, ``square`` or ``triangle``; the
+            images are the unlabelled ones), ``colour`` draws each image's class first
+            (``red``, ``green`` or ``blue``) and its shapes in that class's hues.
     """
 
     num_train: int = 10000
     num_test: int = 1000
     seed: int = 0
-    labels: bool = False
+    labels: Literal["kind", "colour"] | None = None
 
     def validate(self) -> None:
         if self.num_train < 1:

@@ -99,7 +99,7 @@ class Manifest:
         """
         if not self.has_labels:
             raise DataError(f"prepared data set {self.name!r} has no labels; prepare it with "
-                            "labels (data.shapes.labels: true, data.tfds.label_key or "
+                            "labels (data.shapes.labels: colour or kind, data.tfds.label_key or "
                             "data.folder.labels: true)")
         counts = self.split(split).label_counts
         if counts is None:
@@ -153,7 +153,7 @@ def class_distribution(path: str | pathlib.Path, c_dim: int) -> np.ndarray | Non
     manifest = load_manifest(path)
     if not manifest.has_labels:
         raise ConfigError("generator.c_dim", f"is {c_dim}, but the prepared data set {path} "
-                          "has no labels: prepare it with labels (data.shapes.labels: true, "
+                          "has no labels: prepare it with labels (data.shapes.labels: colour or kind, "
                           "data.tfds.label_key or data.folder.labels: true) or set c_dim to 0")
     if len(manifest.label_names) != c_dim:
         raise ConfigError("generator.c_dim", f"is {c_dim}, but the prepared data set {path} "

@@ -28,7 +28,7 @@ from sfkeras.config.data import (
     TfdsSourceConfig,
 )
 from sfkeras.data.images import crop_celeba_face
-from sfkeras.data.shapes import SHAPE_KINDS, labelled_shape_image
+from sfkeras.data.shapes import LABEL_NAMES, labelled_shape_image, shape_image
 from sfkeras.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
@@ -82,9 +82,8 @@ def open_source(config: DataConfig) -> Source:
 class ShapesSource(Source):
     """The procedural shapes (:mod:`sfkeras.data.shapes`), drawn at the output resolution.
 
-    Each image is drawn as its record is yielded (its label comes from the drawing). With
-    ``labels``, an image's class is the kind of its largest shape, indexing
-    ``SHAPE_KINDS``.
+    Each image is drawn as its record is yielded. With ``labels`` (``kind`` or
+    ``colour``), its class comes with it, indexing ``LABEL_NAMES[labels]``.
     """
 
     def __init__(self, config: ShapesSourceConfig, resolution: int):
@@ -93,8 +92,8 @@ class ShapesSource(Source):
                             f"{resolution}")
         self._config = config
         self._resolution = resolution
-        if config.labels:
-            self.label_names = SHAPE_KINDS
+        if config.labels is not None:
+            self.label_names = LABEL_NAMES[config.labels]
 
     def splits(self) -> tuple[str, ...]:
         return ("train", "test") if self._config.num_test > 0 else ("train",)
@@ -105,10 +104,13 @@ class ShapesSource(Source):
     def images(self, split: str) -> Iterator[RawImage]:
         resolution, seed = self._resolution, self._config.seed
         for index in range(self.size_hint(split)):
-            pixels, label = labelled_shape_image(resolution, seed, split, index)
+            if self._config.labels is None:
+                pixels, label = shape_image(resolution, seed, split, index), None
+            else:
+                pixels, label = labelled_shape_image(resolution, seed, split, index,
+                                                     self._config.labels)
             yield RawImage(name=f"shapes/{split}/{index}",
-                           read=lambda pixels=pixels: PIL.Image.fromarray(pixels),
-                           label=label if self._config.labels else None)
+                           read=lambda pixels=pixels: PIL.Image.fromarray(pixels), label=label)
 
 
 class TfdsSource(Source):

@@ -48,7 +48,7 @@ RUN_MANAGEMENT_FIELDS = ("kimg", "checkpoint_kimg", "keep_checkpoints", "keep_sn
 #: conditioning, Freeze-D), by section, at the value every earlier run had: a run key
 #: includes such a field only where it differs, so earlier runs keep their keys.
 KEYED_WHEN_CHANGED = {"generator.layer_norm": "pre", "generator.demodulate_qk": True,
-                      "generator.c_dim": 0, "data.shapes.labels": False, "train.freeze_d": 0}
+                      "generator.c_dim": 0, "data.shapes.labels": None, "train.freeze_d": 0}
 
 #: What reading a damaged checkpoint raises: TensorFlow's DataLossError and OpError
 #: (checksums, short index files), IndexError ("Read less bytes than requested") from
