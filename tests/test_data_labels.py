@@ -131,6 +131,8 @@ def test_colour_labelled_sets_are_their_own_images_and_classes(tmp_path):
 def test_shape_labels_other_than_kind_colour_or_null_are_refused(labels):
     with pytest.raises(ConfigError, match=r"data.shapes.labels.*one of \['kind', 'colour'\]"):
         DataConfig.from_dict({"shapes": {"labels": labels}}, "data")
+    with pytest.raises(ValueError, match=r"labels must be one of \['kind', 'colour'\]"):
+        labelled_shape_image(RESOLUTION, 0, "train", 0, labels)
 
 
 def test_prepare_counts_the_labels_it_writes(labelled):

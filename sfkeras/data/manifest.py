@@ -153,8 +153,9 @@ def class_distribution(path: str | pathlib.Path, c_dim: int) -> np.ndarray | Non
     manifest = load_manifest(path)
     if not manifest.has_labels:
         raise ConfigError("generator.c_dim", f"is {c_dim}, but the prepared data set {path} "
-                          "has no labels: prepare it with labels (data.shapes.labels: colour or kind, "
-                          "data.tfds.label_key or data.folder.labels: true) or set c_dim to 0")
+                          "has no labels: prepare it with labels (data.shapes.labels: colour "
+                          "or kind, data.tfds.label_key or data.folder.labels: true) or set "
+                          "c_dim to 0")
     if len(manifest.label_names) != c_dim:
         raise ConfigError("generator.c_dim", f"is {c_dim}, but the prepared data set {path} "
                           f"has {len(manifest.label_names)} classes: set c_dim to "

@@ -35,7 +35,7 @@ SHAPE_KINDS = ("circle", "square", "triangle")
 COLOUR_CLASSES = ("red", "green", "blue")
 """Classes of the ``colour`` labels: class ``k``'s shapes have hues within 1/6 of ``k / 3``."""
 LABEL_NAMES = {"kind": SHAPE_KINDS, "colour": COLOUR_CLASSES}
-"""Class names of each kind of labels."""
+"""Class names of each labelling (``data.shapes.labels``)."""
 UNIT_AREAS = (math.pi, 2.0, 3.0 * math.sqrt(3.0) / 4.0)
 """Area of each kind (same order as ``SHAPE_KINDS``) at radius 1; a polygon's radius is
 its circumradius."""
