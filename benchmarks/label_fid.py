@@ -36,14 +36,15 @@ def real_features_by_class(dataset, weights, num_per_class: int) -> dict[int, np
     """Inception features of the first ``num_per_class`` ``train`` images of each class."""
     batches = load(dataset, "train", batch_size=250, shuffle=False, repeat=False,
                    drop_remainder=False, with_labels=True)
-    features = collections.defaultdict(list)
+    features, taken = collections.defaultdict(list), collections.Counter()
     for images, labels in batches:
-        labels = labels.numpy()
-        keep = np.asarray([len(features[label]) + np.sum(labels[:i] == label) < num_per_class
-                           for i, label in enumerate(labels)], dtype=bool)
+        keep = np.zeros(len(labels), dtype=bool)
+        for i, label in enumerate(labels.numpy().tolist()):
+            keep[i] = taken[label] < num_per_class
+            taken[label] += keep[i]
         if keep.any():
             pixels = to_uint8(images.numpy()[keep])  # exact: the pipeline's x / 127.5 - 1, inverted
-            for label, feature in zip(labels[keep], inception_features(
+            for label, feature in zip(labels.numpy()[keep], inception_features(
                     pixels, weights_path=weights), strict=True):
                 features[int(label)].append(feature)
     return {label: np.stack(rows) for label, rows in features.items()}
