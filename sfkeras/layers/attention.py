@@ -10,7 +10,7 @@ from keras import ops
 from sfkeras.layers.dense import EqualizedDense
 from sfkeras.layers.modulation import demodulation
 from sfkeras.layers.noise import check_noise_mode, normal_noise
-from sfkeras.ops import bias_act
+from sfkeras.ops import at_least_float32, bias_act
 
 #: Epsilon of the per-token layer normalisation (``InstanceNorm1d`` in the original).
 LAYER_NORM_EPSILON = 1e-5
@@ -89,13 +89,13 @@ def _uniform(fan_in: int) -> keras.initializers.Initializer:
 def layer_norm(x):
     """Normalise every token over its channels (no affine): ``[..., C] -> [..., C]``.
 
-    Computed in float32 (float16 squares overflow above 256, and the epsilon is
+    Computed in (at least) float32 (float16 squares overflow above 256, and the epsilon is
     below float16's normal range), returned in ``x``'s dtype. The variance is written
     out rather than taken from ``ops.moments``: TensorFlow's moments stop the gradient
     through the mean inside the variance, which leaves first derivatives exact but
     drops terms of the second derivatives that path-length regularisation needs.
     """
-    x32 = ops.cast(x, "float32")
+    x32 = at_least_float32(x)
     centered = x32 - ops.mean(x32, axis=-1, keepdims=True)
     variance = ops.mean(ops.square(centered), axis=-1, keepdims=True)
     return ops.cast(centered * ops.rsqrt(variance + LAYER_NORM_EPSILON), x.dtype)

@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from sfkeras.layers.dense import EqualizedDense
+from sfkeras.ops import at_least_float32
 
 
 def normalize_2nd_moment(x, epsilon: float = 1e-8):
@@ -23,7 +24,7 @@ def dense_stack(units: int, num_layers: int, lr_multiplier: float) -> list[Equal
 
 
 def check_labels(c, c_dim: int, network: str):
-    """``c`` as float32 ``[N, c_dim]`` one-hot labels of a network conditioned on
+    """``c`` as (at least) float32 ``[N, c_dim]`` one-hot labels of a network conditioned on
     ``c_dim`` classes.
 
     Raises:
@@ -32,7 +33,7 @@ def check_labels(c, c_dim: int, network: str):
     if c is None:
         raise ValueError(f"the {network} is conditional (c_dim={c_dim}): pass c, one-hot "
                          f"class labels [N, {c_dim}]")
-    c = ops.cast(c, "float32")
+    c = at_least_float32(c)
     if c.shape[-1] is not None and c.shape[-1] != c_dim:
         raise ValueError(f"the {network} takes labels c of shape [N, {c_dim}], got "
                          f"{tuple(c.shape)}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from keras import ops
 
+from sfkeras.ops import at_least_float32
+
 #: Added under the square root of the demodulation (as in the original).
 DEMODULATION_EPSILON = 1e-8
 
@@ -22,10 +24,10 @@ def demodulation(styles, kernel):
     Returns:
         ``[N, out]`` coefficients in ``styles``' dtype; multiplying ``(x * styles) @ kernel``
         (or, as the original does for Q/K/V, ``x @ kernel``) by them normalises each
-        output channel. Computed in float32, as the original does under mixed
+        output channel. Computed in (at least) float32, as the original does under mixed
         precision (the epsilon underflows in float16).
     """
-    styles32, kernel32 = ops.cast(styles, "float32"), ops.cast(kernel, "float32")
+    styles32, kernel32 = at_least_float32(styles), at_least_float32(kernel)
     coefficients = ops.rsqrt(ops.matmul(ops.square(styles32), ops.square(kernel32))
                              + DEMODULATION_EPSILON)
     return ops.cast(coefficients, styles.dtype)

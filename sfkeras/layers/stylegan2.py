@@ -34,7 +34,7 @@ from sfkeras.layers.dense import EqualizedDense
 from sfkeras.layers.modulation import DEMODULATION_EPSILON
 from sfkeras.layers.noise import check_noise_mode, fold_noise_seed, normal_noise
 from sfkeras.layers.stage import BlockOutput, exhaust
-from sfkeras.ops import bias_act, upfirdn2d, upsample_2d
+from sfkeras.ops import at_least_float32, bias_act, upfirdn2d, upsample_2d
 from sfkeras.ops.conv import conv2d_resample
 from sfkeras.ops.fir import FILTER_TAPS
 
@@ -74,9 +74,9 @@ def modulated_conv2d(x, kernel, styles, *, up: int = 1, demodulate: bool = True,
         kernel = ops.flip(kernel, axis=(0, 1))
     styles = ops.cast(styles, x.dtype)
     demod = None
-    if demodulate:  # sum_{h,w,i} (kernel * s)^2 = s^2 @ sum_{h,w} kernel^2, in float32
-        kernel_energy = ops.sum(ops.square(ops.cast(kernel, "float32")), axis=(0, 1))
-        demod = ops.rsqrt(ops.matmul(ops.square(ops.cast(styles, "float32")), kernel_energy)
+    if demodulate:  # sum_{h,w,i} (kernel * s)^2 = s^2 @ sum_{h,w} kernel^2, >= float32
+        kernel_energy = ops.sum(ops.square(at_least_float32(kernel)), axis=(0, 1))
+        demod = ops.rsqrt(ops.matmul(ops.square(at_least_float32(styles)), kernel_energy)
                           + DEMODULATION_EPSILON)
         demod = ops.cast(demod, x.dtype)  # [N, out]
     if fused:

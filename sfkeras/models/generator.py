@@ -8,7 +8,6 @@ from typing import Any
 
 import keras
 import numpy as np
-from keras import ops
 
 from sfkeras.config.generator import GeneratorConfig
 from sfkeras.layers.mapping import MappingNetwork
@@ -16,6 +15,7 @@ from sfkeras.layers.noise import check_noise_mode, fold_noise_seed
 from sfkeras.layers.stage import BlockOutput
 from sfkeras.layers.styleformer_stage import StyleformerStage
 from sfkeras.layers.stylegan2 import StyleGAN2Stage
+from sfkeras.ops import at_least_float32
 
 
 @contextlib.contextmanager
@@ -109,7 +109,8 @@ class SynthesisNetwork(keras.layers.Layer):
         return ws[:, start : start + self.config.layer_ws[index] + 1]
 
     def call(self, ws, noise_mode: str = "random", noise_seed=None):
-        """``ws [N, num_ws, w_dim] -> [N, resolution, resolution, channels]`` float32.
+        """``ws [N, num_ws, w_dim] -> [N, resolution, resolution, channels]`` float32
+        (float64 under a float64 policy).
 
         Args:
             noise_mode: ``"random"``, ``"const"`` or ``"none"`` (per-layer noise).
@@ -123,7 +124,7 @@ class SynthesisNetwork(keras.layers.Layer):
         for index, stage in enumerate(self.stages):
             x, img = stage(x, img, self._stage_ws(ws, index), noise_mode=noise_mode,
                            noise_seed=fold_noise_seed(noise_seed, index))
-        return ops.cast(img, "float32")
+        return at_least_float32(img)
 
     def run_blocks(self, ws, noise_mode: str = "random", with_attention: bool = False
                    ) -> Iterator[BlockOutput, None, Any]:
@@ -193,9 +194,10 @@ class Generator(keras.Model):
         self.w_dim = self.config.w_dim
         self.num_ws = self.config.num_ws
         self.resolution = self.config.resolution
-        # The mapping runs in float32 under any policy, as the original's (its
-        # normalisation epsilon and w_avg need it); the synthesis follows the policy.
-        with global_dtype_policy("float32"):
+        # The mapping computes in its variables' dtype under any policy, as the original's
+        # runs in float32 under mixed precision (its normalisation epsilon and w_avg need
+        # it); the synthesis follows the policy.
+        with global_dtype_policy(keras.config.dtype_policy().variable_dtype):
             self.mapping = MappingNetwork(
                 self.w_dim, self.num_ws, c_dim=self.c_dim,
                 num_layers=self.config.mapping_layers,

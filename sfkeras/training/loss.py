@@ -40,6 +40,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from sfkeras.config import AugmentConfig, TrainConfig
+from sfkeras.ops import at_least_float32
 
 ImageFn = Callable[[tf.Tensor], tf.Tensor]
 
@@ -178,6 +179,7 @@ class StyleGAN2Loss:
         self.augment = augment
         self.noise_mode = noise_mode
         self.pl_mean = tf.Variable(0.0, trainable=False, name="pl_mean",
+                                   dtype=generator.mapping.variable_dtype,
                                    aggregation=tf.VariableAggregation.MEAN)
         batch = settings.global_batch
         #: Samples each statistic averages over, in all replicas.
@@ -249,7 +251,7 @@ class StyleGAN2Loss:
             ws = self._mix_styles(ws, z, tf.random.experimental.stateless_fold_in(seed, 1), c)
         noise_seed = tf.cast(tf.random.experimental.stateless_fold_in(seed, 5), tf.int32)
         images = self.generator.synthesis(ws, noise_mode=self.noise_mode, noise_seed=noise_seed)
-        return tf.cast(images, tf.float32), ws
+        return at_least_float32(images), ws
 
     def run_discriminator(self, images: tf.Tensor, seed: tf.Tensor,
                           c: tf.Tensor | None = None) -> tf.Tensor:
@@ -258,7 +260,7 @@ class StyleGAN2Loss:
         if self.augment is not None:
             images = self.augment(images, seed=seed)
         logits = self.discriminator(images) if c is None else self.discriminator(images, c)
-        return tf.reshape(tf.cast(logits, tf.float32), [-1])
+        return tf.reshape(at_least_float32(logits), [-1])
 
     def generator_main(self, z: tf.Tensor, seed: tf.Tensor,
                        c: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
@@ -282,12 +284,12 @@ class StyleGAN2Loss:
         with tf.GradientTape() as tape:
             images, ws = self.run_generator(z, seed, c)
             tape.watch(ws)
-            size = tf.cast(tf.shape(images)[1] * tf.shape(images)[2], tf.float32)
+            size = tf.cast(tf.shape(images)[1] * tf.shape(images)[2], images.dtype)
             if noise is None:
                 noise = tf.random.stateless_normal(
                     tf.shape(images), tf.random.experimental.stateless_fold_in(seed, 3))
-            projection = tf.reduce_sum(images * (noise / tf.sqrt(size)))
-        grads = tf.cast(tape.gradient(projection, ws), tf.float32)  # ws: float16 if mixed
+            projection = tf.reduce_sum(images * (tf.cast(noise, images.dtype) / tf.sqrt(size)))
+        grads = at_least_float32(tape.gradient(projection, ws))  # ws: float16 if mixed
         lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))
         pl_mean = self.pl_mean + (tf.reduce_mean(lengths) - self.pl_mean) * self.settings.pl_decay
         self.pl_mean.assign(tf.stop_gradient(pl_mean))
@@ -320,7 +322,7 @@ class StyleGAN2Loss:
                 reals, tf.random.experimental.stateless_fold_in(seed, 4), c)
             total = tf.reduce_sum(logits)
         grads = tape.gradient(total, reals)
-        penalty = tf.reduce_sum(tf.square(tf.cast(grads, tf.float32)), axis=[1, 2, 3])
+        penalty = tf.reduce_sum(tf.square(at_least_float32(grads)), axis=[1, 2, 3])
         return penalty * (self.settings.r1_gamma / 2), penalty, logits
 
     def _mix_styles(self, ws: tf.Tensor, z: tf.Tensor, seed: tf.Tensor,

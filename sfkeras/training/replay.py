@@ -10,14 +10,29 @@ after the last step (``final/G/*``, ``final/D/*``, ``final/G_ema/*``, ``final/pl
 :func:`replay` loads the initial weights into a :class:`~sfkeras.training.trainer.Trainer`
 and runs its steps (the phase schedule, lazy-regularised Adam, ``nan_to_num``, the
 path-length mean and the EMA ramp-up are the trainer's, not copies) with the recorded
-inputs in place of its own draws (:meth:`Trainer.run_step`'s ``recorded``).
-:func:`compare` then measures, per network, the worst tensor's error relative to that
-tensor's largest magnitude, and each reported loss's relative error. It proves what
-one-step parity cannot: the optimiser's path over many steps.
+inputs in place of its own draws (:meth:`Trainer.run_step`'s ``recorded``). It proves
+what one-step parity cannot: the optimiser's path over many steps.
+
+The replay runs in float64 by default. A float32 run cannot follow the float32 original
+step for step on another set of kernels: Adam (epsilon 1e-8) divides every gradient
+entry by its own running magnitude, so entries whose gradient is mostly rounding move
+by a good part of a step in a direction the kernels' rounding decides, and those moves
+feed the next steps. A float32 replay matched ``trajectory16.npz`` to 1e-6 with oneDNN's
+kernels (which PyTorch's CPU convolutions share) and missed it by 2e-2 to 0.3 with
+TensorFlow's own, on the same code. In float64 sfkeras adds no rounding of its own: the
+verdict is the same on every CPU (inputs moved by float32's rounding, 2**-24, move the
+result by 1e-5 of its tolerance's scale), and what remains is the original's own float32
+rounding, which the tolerances below are sized to.
+
+:func:`compare` measures, per network, the error of the final weights as a fraction of
+the original's update (``|ours - final| / |final - init|``, Euclidean norms over all
+the network's tensors) and names the tensor that contributes most; ``pl_mean``'s and
+every reported loss's relative error.
 
 Command line::
 
-    python -m sfkeras.training.replay FIXTURE.npz [--tolerance 1e-3] [--loss-rtol 1e-4]
+    python -m sfkeras.training.replay FIXTURE.npz [--tolerance 1e-2] [--loss-rtol 3e-2]
+        [--dtype float64|float32]
 
 prints one line per network (its worst tensor and error), one for ``pl_mean`` and one
 for the losses, and exits 1 when any is above its tolerance.
@@ -41,12 +56,19 @@ from sfkeras.config import AugmentConfig, Config, DataConfig, TrainConfig
 from sfkeras.convert.common import Target, assign_state
 from sfkeras.convert.discriminator import discriminator_config_from_official, discriminator_table
 from sfkeras.convert.generator import generator_config_from_official, generator_table
+from sfkeras.models.generator import global_dtype_policy
 from sfkeras.training.trainer import Trainer
 
-#: Largest error of a final tensor, relative to that tensor's largest magnitude.
-TENSOR_TOLERANCE = 1e-3
-#: Largest relative error of a reported loss.
-LOSS_TOLERANCE = 1e-4
+#: Largest error of a network's final weights, as a fraction of the original's update.
+#: The float64 replay of ``trajectory16.npz`` is 3.0e-3 (G), 1.9e-3 (G_ema), 1.7e-3 (D)
+#: from the float32 original; a weight tensor of D scaled by 1.01 is 0.1.
+TENSOR_TOLERANCE = 1e-2
+#: Largest relative error of ``pl_mean`` and of a reported loss. The float64 replay of
+#: ``trajectory16.npz`` agrees to 5e-6 up to step 15 and to 9.7e-3 at step 16, where the
+#: R1 penalty (a squared gradient norm) carries the original's rounding.
+LOSS_TOLERANCE = 3e-2
+#: The dtype :func:`replay` runs in by default (see the module's docstring).
+DEFAULT_DTYPE = "float64"
 #: The original's reported losses -> the trainer's statistics of the same quantity.
 LOSS_NAMES = {"loss_G": "loss/G", "loss_D": "loss/D", "loss_r1": "loss/r1_penalty",
               "loss_pl": "loss/pl_penalty"}
@@ -136,23 +158,31 @@ def _tables(trainer: Trainer) -> dict[str, dict[str, Target]]:
             "D": discriminator_table(trainer.discriminator)}
 
 
-def _nhwc(images: np.ndarray) -> tf.Tensor:
-    return tf.constant(np.transpose(images, (0, 2, 3, 1)))
+def _nhwc(images: np.ndarray, dtype: str) -> tf.Tensor:
+    return tf.constant(np.transpose(images, (0, 2, 3, 1)), dtype)
 
 
 def _is_filter(name: str) -> bool:
     return name.endswith("resample_filter")  # constants of the FIR ops here
 
 
-def replay(trajectory: Trajectory) -> tuple[Trainer, dict[str, np.ndarray]]:
+def replay(trajectory: Trajectory, dtype: str = DEFAULT_DTYPE, config: Config | None = None
+           ) -> tuple[Trainer, dict[str, np.ndarray]]:
     """Run the trajectory's steps through a :class:`Trainer` from its initial weights.
+
+    Args:
+        dtype: the Keras dtype policy of the networks, and the dtype of the recorded
+            inputs: ``"float64"`` adds no rounding of sfkeras's own, so that the
+            verdict is the same on every CPU; ``"float32"`` replays as sfkeras trains.
+        config: the trainer's configuration (default: :func:`replay_config`).
 
     Returns:
         The trainer after the last step, and the losses it reported per step under the
         file's names (``loss_G``, ...; NaN where the phase did not run).
     """
-    trainer = Trainer(replay_config(trajectory), tf.distribute.get_strategy(),
-                      noise_mode=trajectory.config["noise_mode"])
+    with global_dtype_policy(dtype):
+        trainer = Trainer(config or replay_config(trajectory), tf.distribute.get_strategy(),
+                          noise_mode=trajectory.config["noise_mode"])
     tables = _tables(trainer)
     for network, source in (("G", "G"), ("G_ema", "G"), ("D", "D")):
         # The original's G_ema starts as a copy of G.
@@ -161,11 +191,11 @@ def replay(trajectory: Trajectory) -> tuple[Trainer, dict[str, np.ndarray]]:
     arrays = trajectory.arrays
     losses = {name: np.full(trajectory.steps, np.nan) for name in LOSS_NAMES}
     for step in range(trajectory.steps):
-        recorded = {"z/Gmain": tf.constant(arrays["z_Gmain"][step]),
-                    "z/Greg": tf.constant(arrays["z_Greg"][step]),
-                    "z/Dmain": tf.constant(arrays["z_Dmain"][step]),
-                    "pl_noise": _nhwc(arrays["pl_noise"][step])}
-        stats = trainer.run_step(_nhwc(arrays["reals"][step]), recorded)
+        recorded = {"z/Gmain": tf.constant(arrays["z_Gmain"][step], dtype),
+                    "z/Greg": tf.constant(arrays["z_Greg"][step], dtype),
+                    "z/Dmain": tf.constant(arrays["z_Dmain"][step], dtype),
+                    "pl_noise": _nhwc(arrays["pl_noise"][step], dtype)}
+        stats = trainer.run_step(_nhwc(arrays["reals"][step], dtype), recorded)
         for name, stat in LOSS_NAMES.items():
             if stat in stats:
                 losses[name][step] = stats[stat]
@@ -178,22 +208,37 @@ def _relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.max(np.abs(actual - expected), initial=0.0)) / (scale or 1.0)
 
 
+def _update_error(ours: Mapping[str, np.ndarray], final: Mapping[str, np.ndarray],
+                  init: Mapping[str, np.ndarray]) -> tuple[str, float]:
+    """The tensor with the largest error and ``|ours - final| / |final - init|`` over all
+    tensors (Euclidean norms; the arguments map the same names)."""
+    squared_errors = {name: float(np.sum(np.square(ours[name] - final[name]))) for name in final}
+    update = math.sqrt(sum(float(np.sum(np.square(final[name] - init[name]))) for name in final))
+    worst = max(squared_errors, key=squared_errors.get)
+    return worst, math.sqrt(sum(squared_errors.values())) / (update or 1.0)
+
+
 def compare(trajectory: Trajectory, trainer: Trainer, losses: Mapping[str, np.ndarray], *,
             tolerance: float = TENSOR_TOLERANCE,
             loss_rtol: float = LOSS_TOLERANCE) -> list[Comparison]:
-    """The verdict lines: G, D, G_ema (worst tensor), ``pl_mean``, and the losses."""
+    """The verdict lines: G, G_ema, D (error as a fraction of the update, and the tensor
+    contributing most), ``pl_mean``, and the losses."""
     lines = []
     for network, table in _tables(trainer).items():
-        expected = trajectory.state("final", network)
-        errors = {}
+        source = "D" if network == "D" else "G"  # G_ema starts as a copy of G
+        final, init = trajectory.state("final", network), trajectory.state("init", source)
+        as_float64 = {"ours": {}, "final": {}, "init": {}}
         for name, target in table.items():
-            value = keras.ops.convert_to_numpy(target.variable)
-            errors[name] = _relative_error(value, target.transform(expected[name]))
-        worst = max(errors, key=errors.get)
-        lines.append(Comparison(network, worst, errors[worst], tolerance))
+            as_float64["ours"][name] = keras.ops.convert_to_numpy(target.variable)
+            as_float64["final"][name] = target.transform(final[name])
+            as_float64["init"][name] = target.transform(init[name])
+        worst, error = _update_error(*({name: np.asarray(value, np.float64)
+                                        for name, value in group.items()}
+                                       for group in as_float64.values()))
+        lines.append(Comparison(network, worst, error, tolerance))
     pl_mean = float(trainer.loss.pl_mean.numpy())
     lines.append(Comparison("pl_mean", f"{pl_mean:.6g}", _relative_error(
-        pl_mean, trajectory.arrays["final/pl_mean"]), tolerance))
+        pl_mean, trajectory.arrays["final/pl_mean"]), loss_rtol))
     loss_errors = {}
     for name, ours in losses.items():
         theirs = trajectory.arrays[name]
@@ -214,12 +259,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "sfkeras's trainer and compare the final networks and the losses.")
     parser.add_argument("trajectory", type=pathlib.Path, help="trajectory .npz")
     parser.add_argument("--tolerance", type=float, default=TENSOR_TOLERANCE,
-                        help="largest tensor error, relative to its largest magnitude")
+                        help="largest error of a network's weights, as a fraction of "
+                             "the original's update")
     parser.add_argument("--loss-rtol", type=float, default=LOSS_TOLERANCE,
-                        help="largest relative error of a reported loss")
+                        help="largest relative error of pl_mean and of a reported loss")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default=DEFAULT_DTYPE,
+                        help="the networks' dtype (float32: as sfkeras trains; its verdict "
+                             "depends on the CPU's kernels)")
     args = parser.parse_args(argv)
     trajectory = load_trajectory(args.trajectory)
-    trainer, losses = replay(trajectory)
+    trainer, losses = replay(trajectory, args.dtype)
     lines = compare(trajectory, trainer, losses, tolerance=args.tolerance,
                     loss_rtol=args.loss_rtol)
     for line in lines:
