@@ -29,6 +29,7 @@ def main(out_dir: str, weights_path: str, strategy_name: str, cpus: int = 1,
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from training_setup import synthetic_dataset_fn, tiny_config
 
+    from sfkeras.models.generator import global_dtype_policy
     from sfkeras.training.distribute import select_strategy
     from sfkeras.training.run import run_training
 
@@ -43,9 +44,10 @@ def main(out_dir: str, weights_path: str, strategy_name: str, cpus: int = 1,
         config = tiny_config(c_dim, strategy=strategy_name, d_reg_interval=2,
                              batch_size=BATCH)
         strategy = select_strategy(strategy_name)
-    trainer = run_training(config, synthetic_dataset_fn(BATCH, c_dim=c_dim), out_dir,
-                           max_steps=STEPS, strategy=strategy, noise_mode=noise_mode,
-                           label_distribution=np.full(c_dim, 1 / c_dim) if c_dim else None)
+    with global_dtype_policy("float64"):  # the comparisons must not depend on rounding
+        trainer = run_training(config, synthetic_dataset_fn(BATCH, c_dim=c_dim), out_dir,
+                               max_steps=STEPS, strategy=strategy, noise_mode=noise_mode,
+                               label_distribution=np.full(c_dim, 1 / c_dim) if c_dim else None)
     networks = (trainer.generator, trainer.generator_ema, trainer.discriminator)
     weights = {f"{i}": np.asarray(v) for i, v in
                enumerate(v for network in networks for v in network.trainable_variables)}
