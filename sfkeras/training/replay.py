@@ -202,43 +202,37 @@ def replay(trajectory: Trajectory, dtype: str = DEFAULT_DTYPE, config: Config | 
     return trainer, losses
 
 
-def _relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    scale = float(np.max(np.abs(expected), initial=0.0))
-    return float(np.max(np.abs(actual - expected), initial=0.0)) / (scale or 1.0)
-
-
-def _update_error(ours: Mapping[str, np.ndarray], final: Mapping[str, np.ndarray],
-                  init: Mapping[str, np.ndarray]) -> tuple[str, float]:
-    """The tensor with the largest error and ``|ours - final| / |final - init|`` over all
-    tensors (Euclidean norms; the arguments map the same names)."""
-    squared_errors = {name: float(np.sum(np.square(ours[name] - final[name]))) for name in final}
-    update = math.sqrt(sum(float(np.sum(np.square(final[name] - init[name]))) for name in final))
+def _update_error(tensors: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+                  ) -> tuple[str, float]:
+    """``|ours - final| / |final - init|`` (Euclidean norms over all tensors) and the
+    tensor contributing most to the numerator, from ``name -> (ours, final, init)``."""
+    squared_errors, squared_update = {}, 0.0
+    for name, (ours, final, init) in tensors.items():
+        ours, final, init = (np.asarray(array, np.float64) for array in (ours, final, init))
+        squared_errors[name] = float(np.sum(np.square(ours - final)))
+        squared_update += float(np.sum(np.square(final - init)))
     worst = max(squared_errors, key=squared_errors.get)
-    return worst, math.sqrt(sum(squared_errors.values())) / (update or 1.0)
+    return worst, math.sqrt(sum(squared_errors.values()) / (squared_update or 1.0))
 
 
 def compare(trajectory: Trajectory, trainer: Trainer, losses: Mapping[str, np.ndarray], *,
             tolerance: float = TENSOR_TOLERANCE,
             loss_rtol: float = LOSS_TOLERANCE) -> list[Comparison]:
-    """The verdict lines: G, G_ema, D (error as a fraction of the update, and the tensor
-    contributing most), ``pl_mean``, and the losses."""
+    """The verdict lines: G, G_ema, D (error as a fraction of the original's update, and
+    the tensor contributing most), ``pl_mean``, and the losses."""
     lines = []
     for network, table in _tables(trainer).items():
         source = "D" if network == "D" else "G"  # G_ema starts as a copy of G
         final, init = trajectory.state("final", network), trajectory.state("init", source)
-        as_float64 = {"ours": {}, "final": {}, "init": {}}
-        for name, target in table.items():
-            as_float64["ours"][name] = keras.ops.convert_to_numpy(target.variable)
-            as_float64["final"][name] = target.transform(final[name])
-            as_float64["init"][name] = target.transform(init[name])
-        worst, error = _update_error(*({name: np.asarray(value, np.float64)
-                                        for name, value in group.items()}
-                                       for group in as_float64.values()))
+        worst, error = _update_error({
+            name: (keras.ops.convert_to_numpy(target.variable), target.transform(final[name]),
+                   target.transform(init[name]))
+            for name, target in table.items()})
         lines.append(Comparison(network, worst, error, tolerance))
     pl_mean = float(trainer.loss.pl_mean.numpy())
-    lines.append(Comparison("pl_mean", f"{pl_mean:.6g}", _relative_error(
-        pl_mean, trajectory.arrays["final/pl_mean"]), loss_rtol))
+    expected_pl_mean = float(trajectory.arrays["final/pl_mean"])
+    lines.append(Comparison("pl_mean", f"{pl_mean:.6g}",
+                            abs(pl_mean - expected_pl_mean) / abs(expected_pl_mean), loss_rtol))
     loss_errors = {}
     for name, ours in losses.items():
         theirs = trajectory.arrays[name]
