@@ -20,9 +20,10 @@ by a good part of a step in a direction the kernels' rounding decides, and those
 feed the next steps. A float32 replay matched ``trajectory16.npz`` to 1e-6 with oneDNN's
 kernels (which PyTorch's CPU convolutions share) and missed it by 2e-2 to 0.3 with
 TensorFlow's own, on the same code. In float64 sfkeras adds no rounding of its own: the
-verdict is the same on every CPU (inputs moved by float32's rounding, 2**-24, move the
-result by 1e-5 of its tolerance's scale), and what remains is the original's own float32
-rounding, which the tolerances below are sized to.
+verdict is the same on every CPU (bit for bit with oneDNN on, off and limited to AVX2;
+inputs moved by float32's rounding, 2**-24, move the final weights by 1e-5 of their
+largest magnitude), and what remains is the original's own float32 rounding, which the
+tolerances below are sized to.
 
 :func:`compare` measures, per network, the error of the final weights as a fraction of
 the original's update (``|ours - final| / |final - init|``, Euclidean norms over all
