@@ -72,6 +72,7 @@ import contextlib
 import copy
 import json
 import sys
+import types
 
 import numpy as np
 import torch
@@ -92,6 +93,27 @@ def import_original(src: str):
     return dict(misc=misc, training_stats=training_stats, conv2d_gradfix=conv2d_gradfix,
                 loss_module=loss_module, networks_Generator=networks_Generator,
                 Discriminator=Discriminator)
+
+
+class _TorchInFloat64(types.ModuleType):
+    """``torch`` as the original's modules see it in a float64 recording: its
+    ``float32`` (the dtype they name for "full precision") is ``float64``."""
+
+    float32 = torch.float64
+
+    def __getattr__(self, name):
+        return getattr(torch, name)
+
+
+def compute_in_float64(orig) -> None:
+    """Make the original's ops compute in float64 from now on: every module that names
+    ``torch.float32`` sees float64 instead, and new tensors default to float64 (the
+    networks, built and initialised in float32 before, are converted by the caller)."""
+    torch.set_default_dtype(torch.float64)
+    float64_torch = _TorchInFloat64("torch")
+    for name in ("training.networks_Generator", "training.networks_Discriminator",
+                 "torch_utils.ops.upfirdn2d", "torch_utils.ops.conv2d_resample"):
+        sys.modules[name].torch = float64_torch
 
 
 def build_networks(orig, config):
@@ -158,6 +180,11 @@ def patched(obj, name, value):
         setattr(obj, name, old)
 
 
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A recorded input as a tensor of the default dtype (float32, or float64)."""
+    return torch.from_numpy(array.copy()).to(torch.get_default_dtype())
+
+
 def run(orig, config, G, D, inputs) -> dict[str, np.ndarray]:
     """Run ``recipe['steps']`` steps of the original loop; return losses and final states."""
     r = config["recipe"]
@@ -186,9 +213,11 @@ def run(orig, config, G, D, inputs) -> dict[str, np.ndarray]:
     current = {}
     real_report = orig["training_stats"].report
 
+    reduce_dtype = torch.float32 if torch.get_default_dtype() == torch.float32 else torch.float64
+
     def report(name, value):
-        if name in REPORTED:  # training_stats: float32 sum, float64 counters
-            elems = torch.as_tensor(value).detach().flatten().to(torch.float32)
+        if name in REPORTED:  # training_stats: float32 sum (float64 recordings: float64)
+            elems = torch.as_tensor(value).detach().flatten().to(reduce_dtype)
             current[REPORTED[name]] = float(elems.sum().to(torch.float64)) / elems.numel()
         return real_report(name, value)
 
@@ -206,7 +235,7 @@ def run(orig, config, G, D, inputs) -> dict[str, np.ndarray]:
     with patched(loss_module, "training_stats", stats_shim), \
             patched(layer_cls, "forward", forward_fixed_noise):
         for step in range(steps):
-            real = torch.from_numpy(inputs["reals"][step].copy())
+            real = _tensor(inputs["reals"][step])
             zs = {"Gmain": inputs["z_Gmain"][step], "Greg": inputs["z_Greg"][step],
                   "Dmain": inputs["z_Dmain"][step], "Dreg": inputs["z_Dmain"][step]}
             for name, module, opt, interval in phases:
@@ -215,7 +244,7 @@ def run(orig, config, G, D, inputs) -> dict[str, np.ndarray]:
                 current.clear()
                 opt.zero_grad(set_to_none=True)
                 module.requires_grad_(True)
-                pl_noise = torch.from_numpy(inputs["pl_noise"][step].copy())
+                pl_noise = _tensor(inputs["pl_noise"][step])
 
                 def randn_like(t, *args, pl_noise=pl_noise, **kwargs):
                     assert tuple(t.shape) == tuple(pl_noise.shape), (t.shape, pl_noise.shape)
@@ -226,7 +255,7 @@ def run(orig, config, G, D, inputs) -> dict[str, np.ndarray]:
                     stack.enter_context(patched(torch, "randn_like", randn_like))
                 with stack:
                     loss.accumulate_gradients(phase=name, real_img=real, real_c=c,
-                                              gen_z=torch.from_numpy(zs[name].copy()), gen_c=c,
+                                              gen_z=_tensor(zs[name]), gen_c=c,
                                               sync=True, gain=interval)
                 module.requires_grad_(False)
                 for param in module.parameters():
@@ -264,6 +293,10 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=2,
                         help="torch CPU threads (2 reproduces trajectory16.npz bit for bit; "
                              "another count changes the float rounding)")
+    parser.add_argument("--float64", action="store_true",
+                        help="train in float64 (the initial networks and the inputs are the "
+                             "float32 ones; the final weights and losses have no float32 "
+                             "rounding)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     orig = import_original(args.original_src)
@@ -273,7 +306,7 @@ def main(argv=None) -> None:
         config = json.loads(str(fixture["config"]))
         G, D = build_networks(orig, config)
         for prefix, module in [("init/G/", G), ("init/D/", D)]:
-            state = {k[len(prefix):]: torch.from_numpy(fixture[k].copy())
+            state = {k[len(prefix):]: _tensor(fixture[k])
                      for k in fixture.files if k.startswith(prefix)}
             module.load_state_dict(state, strict=True)
         inputs = {k: fixture[k] for k in ("reals", "z_Gmain", "z_Greg", "z_Dmain", "pl_noise")}
@@ -283,11 +316,15 @@ def main(argv=None) -> None:
         torch.manual_seed(config["seed"])
         G, D = build_networks(orig, config)
         inputs = draw_inputs(config)
-    config = {**config, "torch_version": torch.__version__}
+    config = {**config, "torch_version": torch.__version__,
+              **({"dtype": "float64"} if args.float64 else {})}
 
     init = {}
     for prefix, module in [("init/G/", G), ("init/D/", D)]:
         init.update({prefix + n: v for n, v in state_arrays(module).items()})
+    if args.float64:  # the original's float32 initial networks, trained in float64
+        compute_in_float64(orig)
+        G, D = G.double(), D.double()
     out = run(orig, config, G, D, inputs)
     np.savez_compressed(args.out, config=np.array(json.dumps(config)), **init, **inputs, **out)
     for key in REPORTED.values():

@@ -20,15 +20,18 @@ from sfkeras.ops import at_least_float32
 
 @contextlib.contextmanager
 def global_dtype_policy(name: str | None):
-    """Keras' global dtype policy set to ``name`` for the layers created in the block
-    (``None``: unchanged); the previous policy is restored on exit."""
-    previous = keras.config.dtype_policy()
+    """Keras' global dtype policy set to ``name`` for the layers created in the block, and
+    ``floatx`` to its variable dtype (for the optimisers' learning rates); ``None``:
+    unchanged. The previous settings are restored on exit."""
+    previous, previous_floatx = keras.config.dtype_policy(), keras.config.floatx()
     if name is not None:
         keras.config.set_dtype_policy(name)
+        keras.config.set_floatx(keras.config.dtype_policy().variable_dtype)
     try:
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+        keras.config.set_floatx(previous_floatx)
 
 
 def _as_config(config: GeneratorConfig | dict[str, Any]) -> GeneratorConfig:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import keras
 import tensorflow as tf
 
 from sfkeras.config import AugmentConfig, TrainConfig
@@ -178,8 +179,9 @@ class StyleGAN2Loss:
         self.settings = settings
         self.augment = augment
         self.noise_mode = noise_mode
+        # floatx: float32, float64 when the networks are built under a float64 policy.
         self.pl_mean = tf.Variable(0.0, trainable=False, name="pl_mean",
-                                   dtype=generator.mapping.variable_dtype,
+                                   dtype=keras.config.floatx(),
                                    aggregation=tf.VariableAggregation.MEAN)
         batch = settings.global_batch
         #: Samples each statistic averages over, in all replicas.

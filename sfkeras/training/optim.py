@@ -64,8 +64,10 @@ class TorchAdam(keras.optimizers.Adam):
         lr = ops.cast(learning_rate, dtype)
         gradient = ops.cast(gradient, dtype)
         step = ops.cast(self.iterations + 1, dtype)
-        correction_1 = 1 - ops.power(ops.cast(self.beta_1, dtype), step)
-        correction_2 = 1 - ops.power(ops.cast(self.beta_2, dtype), step)
+        # The betas are converted to the variable's dtype directly: a cast of the Python
+        # float would round it to float32 first (2e-6 of a float64 update).
+        correction_1 = 1 - ops.power(ops.convert_to_tensor(self.beta_1, dtype), step)
+        correction_2 = 1 - ops.power(ops.convert_to_tensor(self.beta_2, dtype), step)
         index = self._get_variable_index(variable)
         m = self._momentums[index]
         v = self._velocities[index]

@@ -13,17 +13,19 @@ path-length mean and the EMA ramp-up are the trainer's, not copies) with the rec
 inputs in place of its own draws (:meth:`Trainer.run_step`'s ``recorded``). It proves
 what one-step parity cannot: the optimiser's path over many steps.
 
-The replay runs in float64 by default. A float32 run cannot follow the float32 original
-step for step on another set of kernels: Adam (epsilon 1e-8) divides every gradient
-entry by its own running magnitude, so entries whose gradient is mostly rounding move
-by a good part of a step in a direction the kernels' rounding decides, and those moves
-feed the next steps. A float32 replay matched ``trajectory16.npz`` to 1e-6 with oneDNN's
-kernels (which PyTorch's CPU convolutions share) and missed it by 2e-2 to 0.3 with
-TensorFlow's own, on the same code. In float64 sfkeras adds no rounding of its own: the
-verdict is the same on every CPU (bit for bit with oneDNN on, off and limited to AVX2;
-inputs moved by float32's rounding, 2**-24, move the final weights by 1e-5 of their
-largest magnitude), and what remains is the original's own float32 rounding, which the
-tolerances below are sized to.
+The replay runs in float64 by default, and so can the original
+(``benchmarks/record_trajectory.py --float64``). A float32 run cannot follow the float32
+original step for step on another set of kernels: Adam divides every gradient entry by
+its own running magnitude, so entries whose gradient is mostly rounding move by a good
+part of a step in a direction the kernels' rounding decides, and the following steps
+build on those moves. A float32 replay matched ``trajectory16.npz`` to 1e-6 with
+oneDNN's kernels (which PyTorch's CPU convolutions share) and missed it by 2e-2 to 0.3
+with TensorFlow's own, on the same code. In float64 sfkeras adds no rounding of its own,
+so the verdict is the same on every CPU (bit for bit with oneDNN on, off and limited to
+AVX2). Against a float64 recording of the original the replay agrees to 5e-7 of the
+update; against a float32 one, what remains is the original's float32 rounding (3e-3 of
+the update on ``trajectory16.npz``: exactly the distance between the original's float32
+and float64 runs). :data:`TOLERANCES` holds a bound for each.
 
 :func:`compare` measures, per network, the error of the final weights as a fraction of
 the original's update (``|ours - final| / |final - init|``, Euclidean norms over all
@@ -32,7 +34,7 @@ every reported loss's relative error.
 
 Command line::
 
-    python -m sfkeras.training.replay FIXTURE.npz [--tolerance 1e-2] [--loss-rtol 3e-2]
+    python -m sfkeras.training.replay FIXTURE.npz [--tolerance T] [--loss-rtol T]
         [--dtype float64|float32]
 
 prints one line per network (its worst tensor and error), one for ``pl_mean`` and one
@@ -60,14 +62,29 @@ from sfkeras.convert.generator import generator_config_from_official, generator_
 from sfkeras.models.generator import global_dtype_policy
 from sfkeras.training.trainer import Trainer
 
-#: Largest error of a network's final weights, as a fraction of the original's update.
-#: The float64 replay of ``trajectory16.npz`` is 3.0e-3 (G), 1.9e-3 (G_ema), 1.7e-3 (D)
-#: from the float32 original; a weight tensor of D scaled by 1.01 is 0.1.
-TENSOR_TOLERANCE = 1e-2
-#: Largest relative error of ``pl_mean`` and of a reported loss. The float64 replay of
-#: ``trajectory16.npz`` agrees to 5e-6 up to step 15 and to 9.7e-3 at step 16, where the
-#: R1 penalty (a squared gradient norm) carries the original's rounding.
-LOSS_TOLERANCE = 3e-2
+
+@dataclasses.dataclass(frozen=True)
+class Tolerances:
+    """The verdict's bounds.
+
+    Attributes:
+        weights: largest error of a network's final weights, as a fraction of the
+            original's update.
+        losses: largest relative error of ``pl_mean`` and of a reported loss.
+    """
+
+    weights: float
+    losses: float
+
+
+#: Bounds by the dtype the original was recorded in (``config["dtype"]``, float32 when
+#: absent). float64 (measured: 5e-7 of the update, 2.4e-8 on losses; the two float64
+#: runs still differ in summation orders and the EMA decay's float32). float32 (measured on
+#: ``trajectory16.npz``: 3.0e-3 of G's update, 9.7e-3 on the step-16 R1 penalty, a
+#: squared gradient norm): the original's own rounding. A 1% larger learning rate gives
+#: 9e-2 of the update against the float32 recording.
+TOLERANCES = {"float64": Tolerances(weights=1e-5, losses=1e-6),
+              "float32": Tolerances(weights=1e-2, losses=3e-2)}
 #: The dtype :func:`replay` runs in by default (see the module's docstring).
 DEFAULT_DTYPE = "float64"
 #: The original's reported losses -> the trainer's statistics of the same quantity.
@@ -91,6 +108,11 @@ class Trajectory:
 
     config: dict
     arrays: Mapping[str, np.ndarray]
+
+    @property
+    def dtype(self) -> str:
+        """The dtype the original computed in: ``float32`` or ``float64``."""
+        return self.config.get("dtype", "float32")
 
     @property
     def steps(self) -> int:
@@ -216,11 +238,12 @@ def _update_error(tensors: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray
     return worst, math.sqrt(sum(squared_errors.values()) / (squared_update or 1.0))
 
 
-def compare(trajectory: Trajectory, trainer: Trainer, losses: Mapping[str, np.ndarray], *,
-            tolerance: float = TENSOR_TOLERANCE,
-            loss_rtol: float = LOSS_TOLERANCE) -> list[Comparison]:
+def compare(trajectory: Trajectory, trainer: Trainer, losses: Mapping[str, np.ndarray],
+            tolerances: Tolerances | None = None) -> list[Comparison]:
     """The verdict lines: G, G_ema, D (error as a fraction of the original's update, and
-    the tensor contributing most), ``pl_mean``, and the losses."""
+    the tensor contributing most), ``pl_mean``, and the losses; ``tolerances``: by
+    default those of the trajectory's dtype (:data:`TOLERANCES`)."""
+    tolerances = tolerances or TOLERANCES[trajectory.dtype]
     lines = []
     for network, table in _tables(trainer).items():
         source = "D" if network == "D" else "G"  # G_ema starts as a copy of G
@@ -229,11 +252,12 @@ def compare(trajectory: Trajectory, trainer: Trainer, losses: Mapping[str, np.nd
             name: (keras.ops.convert_to_numpy(target.variable), target.transform(final[name]),
                    target.transform(init[name]))
             for name, target in table.items()})
-        lines.append(Comparison(network, worst, error, tolerance))
+        lines.append(Comparison(network, worst, error, tolerances.weights))
     pl_mean = float(trainer.loss.pl_mean.numpy())
     expected_pl_mean = float(trajectory.arrays["final/pl_mean"])
     lines.append(Comparison("pl_mean", f"{pl_mean:.6g}",
-                            abs(pl_mean - expected_pl_mean) / abs(expected_pl_mean), loss_rtol))
+                            abs(pl_mean - expected_pl_mean) / abs(expected_pl_mean),
+                            tolerances.losses))
     loss_errors = {}
     for name, ours in losses.items():
         theirs = trajectory.arrays[name]
@@ -243,7 +267,7 @@ def compare(trajectory: Trajectory, trainer: Trainer, losses: Mapping[str, np.nd
             elif not math.isnan(b):
                 loss_errors[f"{name}[{step}]"] = abs(a - b) / max(abs(b), 1e-12)
     worst = max(loss_errors, key=loss_errors.get)
-    lines.append(Comparison("losses", worst, loss_errors[worst], loss_rtol))
+    lines.append(Comparison("losses", worst, loss_errors[worst], tolerances.losses))
     return lines
 
 
@@ -253,19 +277,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Replay a recorded trajectory of the original's training loop through "
                     "sfkeras's trainer and compare the final networks and the losses.")
     parser.add_argument("trajectory", type=pathlib.Path, help="trajectory .npz")
-    parser.add_argument("--tolerance", type=float, default=TENSOR_TOLERANCE,
-                        help="largest error of a network's weights, as a fraction of "
-                             "the original's update")
-    parser.add_argument("--loss-rtol", type=float, default=LOSS_TOLERANCE,
-                        help="largest relative error of pl_mean and of a reported loss")
+    parser.add_argument("--tolerance", type=float,
+                        help="largest error of a network's weights, as a fraction of the "
+                             "original's update (default: by the recording's dtype, "
+                             "float32 1e-2, float64 1e-5)")
+    parser.add_argument("--loss-rtol", type=float,
+                        help="largest relative error of pl_mean and of a reported loss "
+                             "(default: float32 3e-2, float64 1e-6)")
     parser.add_argument("--dtype", choices=("float64", "float32"), default=DEFAULT_DTYPE,
                         help="the networks' dtype (float32: as sfkeras trains; its verdict "
                              "depends on the CPU's kernels)")
     args = parser.parse_args(argv)
     trajectory = load_trajectory(args.trajectory)
     trainer, losses = replay(trajectory, args.dtype)
-    lines = compare(trajectory, trainer, losses, tolerance=args.tolerance,
-                    loss_rtol=args.loss_rtol)
+    default = TOLERANCES[trajectory.dtype]
+    lines = compare(trajectory, trainer, losses, Tolerances(
+        weights=default.weights if args.tolerance is None else args.tolerance,
+        losses=default.losses if args.loss_rtol is None else args.loss_rtol))
     for line in lines:
         print(line)
     return 0 if all(line.passed for line in lines) else 1
