@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/record_trajectory.py ORIGINAL_SRC CONFIG.json OUT.npz
     python benchmarks/record_trajectory.py ORIGINAL_SRC - OUT.npz --replay FIXTURE.npz
+    ... [--float64]
 
 ``ORIGINAL_SRC`` is an unpacked copy of the original Styleformer repository (the folder
 holding ``training/``, ``torch_utils/`` and ``dnnlib/``). Its code is imported from there
@@ -52,17 +53,25 @@ initial weights and every input are taken from an existing fixture instead (the
 self-check: the output must reproduce the fixture's losses and final weights; with
 ``--threads 2`` it reproduces ``official/trajectory16.npz`` bit for bit).
 
+With ``--float64`` the networks are built (or loaded) in float32 as above, then the
+whole loop runs in float64: the networks are converted, new tensors default to float64,
+and the original's modules see ``torch.float64`` wherever they name ``torch.float32``
+(their "full precision"). The initial weights and the inputs stay float32; the final
+weights are float64 and the losses have no float32 rounding. Such a recording is what
+sfkeras's float64 replay can follow to 1e-7 (:mod:`sfkeras.training.replay`).
+
 Output keys (all float32 unless said): ``config`` (JSON string: the config plus
-``torch_version``), ``init/G/<name>``, ``init/D/<name>`` (state dicts with buffers, the
-original's names; a Linformer projection appears under both of its names),
+``torch_version``, and ``"dtype": "float64"`` with ``--float64``), ``init/G/<name>``,
+``init/D/<name>`` (state dicts with buffers, the original's names; a Linformer
+projection appears under both of its names),
 ``reals``, ``z_Gmain``, ``z_Greg``, ``z_Dmain``, ``pl_noise``, the losses the original
 reports through ``training_stats`` as float64 ``[steps]`` arrays (NaN where the phase
 does not run): ``loss_G`` = mean ``Loss/G/loss`` (softplus(-D(G(z)))), ``loss_D`` = mean
 ``Loss/D/loss`` (softplus(D(G(z))) + softplus(-D(x))), ``loss_r1`` = mean
 ``Loss/r1_penalty`` (the raw penalty, before ``r1_gamma / 2`` and the gain),
 ``loss_pl`` = mean ``Loss/pl_penalty`` (before ``pl_weight`` and the gain); after the
-last step ``final/G/*``, ``final/D/*``, ``final/G_ema/*`` and ``final/pl_mean``
-(float64 scalar).
+last step ``final/G/*``, ``final/D/*``, ``final/G_ema/*`` (float64 with ``--float64``)
+and ``final/pl_mean`` (float64 scalar).
 """
 
 from __future__ import annotations
