@@ -114,7 +114,7 @@ class _TorchInFloat64(types.ModuleType):
         return getattr(torch, name)
 
 
-def compute_in_float64(orig) -> None:
+def compute_in_float64() -> None:
     """Make the original's ops compute in float64 from now on: every module that names
     ``torch.float32`` sees float64 instead, and new tensors default to float64 (the
     networks, built and initialised in float32 before, are converted by the caller)."""
@@ -222,7 +222,7 @@ def run(orig, config, G, D, inputs) -> dict[str, np.ndarray]:
     current = {}
     real_report = orig["training_stats"].report
 
-    reduce_dtype = torch.float32 if torch.get_default_dtype() == torch.float32 else torch.float64
+    reduce_dtype = torch.get_default_dtype()
 
     def report(name, value):
         if name in REPORTED:  # training_stats: float32 sum (float64 recordings: float64)
@@ -332,7 +332,7 @@ def main(argv=None) -> None:
     for prefix, module in [("init/G/", G), ("init/D/", D)]:
         init.update({prefix + n: v for n, v in state_arrays(module).items()})
     if args.float64:  # the original's float32 initial networks, trained in float64
-        compute_in_float64(orig)
+        compute_in_float64()
         G, D = G.double(), D.double()
     out = run(orig, config, G, D, inputs)
     np.savez_compressed(args.out, config=np.array(json.dumps(config)), **init, **inputs, **out)

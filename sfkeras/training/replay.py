@@ -87,6 +87,8 @@ TOLERANCES = {"float64": Tolerances(weights=1e-5, losses=1e-6),
               "float32": Tolerances(weights=1e-2, losses=3e-2)}
 #: The dtype :func:`replay` runs in by default (see the module's docstring).
 DEFAULT_DTYPE = "float64"
+#: Network -> the recorded network it starts from (the original's G_ema starts as G).
+INITIAL_STATE = {"G": "G", "G_ema": "G", "D": "D"}
 #: The original's reported losses -> the trainer's statistics of the same quantity.
 LOSS_NAMES = {"loss_G": "loss/G", "loss_D": "loss/D", "loss_r1": "loss/r1_penalty",
               "loss_pl": "loss/pl_penalty"}
@@ -207,8 +209,7 @@ def replay(trajectory: Trajectory, dtype: str = DEFAULT_DTYPE, config: Config | 
         trainer = Trainer(config or replay_config(trajectory), tf.distribute.get_strategy(),
                           noise_mode=trajectory.config["noise_mode"])
     tables = _tables(trainer)
-    for network, source in (("G", "G"), ("G_ema", "G"), ("D", "D")):
-        # The original's G_ema starts as a copy of G.
+    for network, source in INITIAL_STATE.items():
         assign_state(tables[network], trajectory.state("init", source), ignore=_is_filter,
                      network=network)
     arrays = trajectory.arrays
@@ -246,8 +247,8 @@ def compare(trajectory: Trajectory, trainer: Trainer, losses: Mapping[str, np.nd
     tolerances = tolerances or TOLERANCES[trajectory.dtype]
     lines = []
     for network, table in _tables(trainer).items():
-        source = "D" if network == "D" else "G"  # G_ema starts as a copy of G
-        final, init = trajectory.state("final", network), trajectory.state("init", source)
+        final = trajectory.state("final", network)
+        init = trajectory.state("init", INITIAL_STATE[network])
         worst, error = _update_error({
             name: (keras.ops.convert_to_numpy(target.variable), target.transform(final[name]),
                    target.transform(init[name]))
@@ -290,10 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     trajectory = load_trajectory(args.trajectory)
     trainer, losses = replay(trajectory, args.dtype)
-    default = TOLERANCES[trajectory.dtype]
-    lines = compare(trajectory, trainer, losses, Tolerances(
-        weights=default.weights if args.tolerance is None else args.tolerance,
-        losses=default.losses if args.loss_rtol is None else args.loss_rtol))
+    given = {"weights": args.tolerance, "losses": args.loss_rtol}
+    tolerances = dataclasses.replace(TOLERANCES[trajectory.dtype],
+                                     **{k: v for k, v in given.items() if v is not None})
+    lines = compare(trajectory, trainer, losses, tolerances)
     for line in lines:
         print(line)
     return 0 if all(line.passed for line in lines) else 1
